@@ -1,0 +1,27 @@
+# Two commands do all the setup on a fresh machine with Python 3.11 and pip:
+#   make demo   - create .venv, install, run the whole job on synthetic data (local MLflow store)
+#   make test   - create .venv, install with test extras, run the whole test suite
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test install clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	$(BIN)/pkh-targeting demo
+
+test: install
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV) .pytest_cache models/mlruns.db models/artifacts demo-output

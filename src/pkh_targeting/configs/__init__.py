@@ -1,0 +1,1 @@
+"""Built-in configuration files (rules versions, training configs, reason templates)."""

@@ -1,0 +1,16 @@
+"""Exceptions and warnings raised by pkh_targeting."""
+
+
+class SchemaError(ValueError):
+    """Input whose structure cannot be used: unreadable file, missing or duplicated columns.
+
+    Row-level problems never raise; they go to the quarantine (see `validate_records`).
+    """
+
+
+class DataQualityWarning(UserWarning):
+    """Input that was usable but needed coercion or had rows quarantined."""
+
+
+class SmallGroupWarning(UserWarning):
+    """A group is too small for its metric to be judged."""

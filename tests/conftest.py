@@ -1,0 +1,60 @@
+import datetime as dt
+
+import pandas as pd
+import pytest
+
+from pkh_targeting.synth import generate_registry
+
+REF = dt.date(2025, 7, 1)
+
+
+def hand_made_family(family_id="KK-001"):
+    """One valid family of three, built by hand: NIKs match ages, sex and regency 3273."""
+    fam = {
+        "family_id": family_id, "head_name": "Budi Santoso", "address": "Jl. Melati No. 5 RT 001/RW 002",
+        "province_code": "32", "regency_code": "3273", "district_code": "3273010", "village_code": "3273010001",
+        "urban": True, "n_members": 3, "building_ownership": 1, "floor_area_m2": 45.0, "floor_material": 6,
+        "wall_material": 1, "roof_material": 2, "drinking_water": 2, "lighting": 1, "electricity_va": 900,
+        "cooking_fuel": 4, "toilet_facility": 1, "sewage_disposal": 1, "has_lpg_5kg": False,
+        "has_refrigerator": True, "has_ac": False, "has_water_heater": False, "has_landline": False,
+        "has_flat_tv": False, "has_gold_10g": False, "has_computer": False, "has_motorcycle": True,
+        "has_bicycle": False, "has_car": False, "has_boat": False, "has_motor_boat": False,
+        "has_smartphone": True, "owns_land": False, "owns_other_house": False, "n_cattle": 0, "n_buffalo": 0,
+        "n_horse": 0, "n_pig": 0, "n_goat": 0, "internet_access": 3, "has_bank_account": False,
+        "receives_pkh": True, "receives_sembako": True, "verified_eligible": None, "consumption_per_capita": None,
+    }
+    common = {"family_id": family_id, "pregnant": False, "severe_disability": False, "chronic_illness": False,
+              "health_insurance": 1, "school_level": None}
+    members = [
+        # born 12 May 1985: 40 on 1 July 2025
+        {**common, "member_no": 1, "nik": "3273011205850001", "relationship": 1, "sex": 1, "age": 40,
+         "marital_status": 2, "school_participation": 3, "education": 2, "worked_last_week": True,
+         "work_sector": 11, "employment_status": 1},
+        # woman born 3 August 1990 (day 03 + 40): 34 on 1 July 2025
+        {**common, "member_no": 2, "nik": "3273014308900002", "relationship": 2, "sex": 2, "age": 34,
+         "marital_status": 2, "school_participation": 3, "education": 2, "worked_last_week": False,
+         "work_sector": 0, "employment_status": 0},
+        # girl born 15 March 2017, in SD
+        {**common, "member_no": 3, "nik": "3273015503170003", "relationship": 3, "sex": 2, "age": 8,
+         "marital_status": 1, "school_participation": 2, "school_level": 1, "education": 0,
+         "worked_last_week": False, "work_sector": 0, "employment_status": 0},
+    ]
+    return pd.DataFrame([fam]), pd.DataFrame(members)
+
+
+@pytest.fixture
+def family():
+    return hand_made_family()
+
+
+@pytest.fixture
+def two_families():
+    f1, m1 = hand_made_family("KK-001")
+    f2, m2 = hand_made_family("KK-002")
+    m2["nik"] = m2["nik"].str.slice(0, 12) + ["0011", "0012", "0013"]
+    return pd.concat([f1, f2], ignore_index=True), pd.concat([m1, m2], ignore_index=True)
+
+
+@pytest.fixture(scope="session")
+def small_registry():
+    return generate_registry(300, seed=11, reference_date=REF)

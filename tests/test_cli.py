@@ -1,0 +1,36 @@
+import subprocess
+import sys
+
+import pandas as pd
+from typer.testing import CliRunner
+
+from pkh_targeting.cli import app
+
+runner = CliRunner()
+
+
+def test_synth_then_validate(tmp_path):
+    res = runner.invoke(app, ["synth", "--families", "500", "--seed", "2", "--out", str(tmp_path / "reg"),
+                              "--defect-rate", "0.05", "--reference-date", "2025-07-01"])
+    assert res.exit_code == 0, res.output
+    truth = pd.read_parquet(tmp_path / "reg" / "truth.parquet")
+    res = runner.invoke(app, ["validate", "--families", str(tmp_path / "reg" / "families.parquet"),
+                              "--members", str(tmp_path / "reg" / "members.parquet"), "--out", str(tmp_path / "v"),
+                              "--reference-date", "2025-07-01"])
+    assert res.exit_code == 0, res.output
+    assert "quarantined" in res.output and "problems by rule" in res.output
+    q = pd.read_csv(tmp_path / "v" / "quarantine.csv", encoding="utf-8-sig", dtype=str)
+    caught = truth[truth.defect_rule.notna()].family_id
+    assert set(caught) <= set(q.family_id)
+    valid = pd.read_parquet(tmp_path / "v" / "families.parquet")
+    assert len(valid) + q.query("table == 'families'").row.nunique() == 500
+
+
+def test_unusable_input_exits_2_without_traceback(tmp_path):
+    (tmp_path / "f.csv").write_text("a,b\n1,2\n")
+    proc = subprocess.run([sys.executable, "-m", "pkh_targeting", "validate", "--families", str(tmp_path / "f.csv"),
+                           "--members", str(tmp_path / "f.csv"), "--out", str(tmp_path / "o")],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.startswith("error:") and "misses" in proc.stderr
