@@ -85,7 +85,7 @@ def assign_beneficiaries(t: pd.DataFrame, rng: np.random.Generator, *, coverage:
         ["never_registered", "stale_ranking", "stale_ranking", "local_discretion", "proxy_means_error"],
         default="quota",
     )
-    pbi_old = rng.random(n) < _logistic(-0.4 - 2.0 * w_old + 1.5 * receives)
+    pbi_old = rng.random(n) < _logistic(-1.1 - 1.8 * w_old + 1.5 * receives)
     return pd.DataFrame({"receives_pkh": receives, "registered": registered, "pbi_old": pbi_old,
                          "sembako": receives | (registered & (rng.random(n) < _logistic(-1.5 - 1.5 * w_old))),
                          "error_mechanism": mech})

@@ -23,7 +23,8 @@ _PROVINCES = pd.DataFrame(
 )
 
 
-def make_regions(n_families: int, rng: np.random.Generator, families_per_village: int = 250) -> pd.DataFrame:
+def make_regions(n_families: int, rng: np.random.Generator, families_per_village: int = 250,
+                 urban_share: float = 0.58) -> pd.DataFrame:
     """Villages with their district, regency and province codes and area characteristics.
 
     Returns one row per village: codes, ``urban``, ``price_index`` (regency price level relative to
@@ -60,7 +61,12 @@ def make_regions(n_families: int, rng: np.random.Generator, families_per_village
     vil_dis.sort()
     vil_no = pd.Series(vil_dis).groupby(vil_dis).cumcount().to_numpy()
     vil_reg = dis_reg[vil_dis]
-    urban = rng.random(n_villages) < reg_urban[vil_reg]
+    # urban villages: the most urban-leaning, until they hold ``urban_share`` of families (BPS 2025: ~58%)
+    size_weight = rng.lognormal(0, 0.5, n_villages)
+    lean = np.log(reg_urban[vil_reg] / (1 - reg_urban[vil_reg])) + rng.logistic(0, 1, n_villages)
+    order = np.argsort(-lean)
+    urban = np.zeros(n_villages, dtype=bool)
+    urban[order[: np.searchsorted(np.cumsum(size_weight[order]) / size_weight.sum(), urban_share) + 1]] = True
     village_code = district_code[vil_dis] + pd.Series(vil_no + 1).map("{:03d}".format).to_numpy()
     remote = (~urban) & (rng.random(n_villages) < 0.15)
     return pd.DataFrame(
@@ -74,6 +80,6 @@ def make_regions(n_families: int, rng: np.random.Generator, families_per_village
             "wooden": prov.wooden.to_numpy()[reg_prov[vil_reg]].astype(bool),
             "price_index": price_index[vil_reg],
             "area_effect": reg_effect[vil_reg] + dis_effect[vil_dis] + rng.normal(0, 0.10, n_villages) - 0.15 * remote,
-            "size_weight": rng.lognormal(0, 0.5, n_villages),
+            "size_weight": size_weight,
         }
     )
