@@ -34,3 +34,30 @@ def test_unusable_input_exits_2_without_traceback(tmp_path):
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     assert proc.stderr.startswith("error:") and "misses" in proc.stderr
+
+
+def test_train_then_score(tmp_path):
+    for n, seed in ((6000, 31), (800, 32)):
+        res = runner.invoke(app, ["synth", "-n", str(n), "--seed", str(seed), "--out", str(tmp_path / f"r{seed}"),
+                                  "--reference-date", "2025-07-01"])
+        assert res.exit_code == 0, res.output
+    cfg = tmp_path / "train.yaml"
+    cfg.write_text("cv: {n_splits: 3}\n")
+    res = runner.invoke(app, ["train", "--families", str(tmp_path / "r31" / "families.parquet"),
+                              "--members", str(tmp_path / "r31" / "members.parquet"), "--config", str(cfg),
+                              "--out", str(tmp_path / "model"), "--reference-date", "2025-07-01"])
+    assert res.exit_code == 0, res.output
+    assert res.output.strip().splitlines()[-1] == str((tmp_path / "model").resolve())
+    res = runner.invoke(app, ["score", "--model", str(tmp_path / "model"),
+                              "--families", str(tmp_path / "r32" / "families.parquet"),
+                              "--members", str(tmp_path / "r32" / "members.parquet"), "--out", str(tmp_path / "s"),
+                              "--reference-date", "2025-07-01"])
+    assert res.exit_code == 0, res.output
+    scores = pd.read_parquet(tmp_path / "s" / "scores.parquet")
+    assert len(scores) == 800 and scores.p_eligible.between(0, 1).all()
+    assert (tmp_path / "s" / "quarantine.csv").exists()
+
+
+def test_score_with_a_missing_model_exits_2(tmp_path):
+    res = runner.invoke(app, ["score", "--model", str(tmp_path / "nope"), "--families", "f.csv", "--members", "m.csv"])
+    assert res.exit_code == 2

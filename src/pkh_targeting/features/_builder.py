@@ -147,6 +147,37 @@ class PMTFeatureBuilder(TransformerMixin, BaseEstimator):
         out = self._assemble(fam, mem)
         return out[self.feature_names_out_]
 
+    def get_state(self) -> dict:
+        """Everything learned in fit as JSON-ready data (see `from_state`); no pickles."""
+        check_is_fitted(self, "feature_names_out_")
+        rules = load_rules(self.rules)
+        return {
+            "params": {"rules": rules.model_dump(), "smoothing": self.smoothing},
+            "index": {"mean": self.index_mean_.tolist(), "scale": self.index_scale_.tolist(),
+                      "weights": self.index_weights_.tolist()},
+            "context": {name: {"global": c["global"], **{lvl: c[lvl].to_dict() for lvl in ("regency", "district", "village")}}
+                        for name, c in self.context_.items()},
+            "provinces": list(self.provinces_), "feature_names_out": list(self.feature_names_out_),
+            "docs": {k: list(v) for k, v in self._docs.items()}, "rules_version": self.rules_version_,
+        }
+
+    @classmethod
+    def from_state(cls, state: dict) -> PMTFeatureBuilder:
+        from ..rules import Rules
+
+        b = cls(rules=Rules.model_validate(state["params"]["rules"]), smoothing=state["params"]["smoothing"])
+        b.index_mean_ = np.asarray(state["index"]["mean"])
+        b.index_scale_ = np.asarray(state["index"]["scale"])
+        b.index_weights_ = np.asarray(state["index"]["weights"])
+        b.context_ = {name: {"global": c["global"], **{lvl: pd.Series(c[lvl], dtype="float64") for lvl in ("regency", "district", "village")}}
+                      for name, c in state["context"].items()}
+        b.provinces_ = np.asarray(state["provinces"], dtype=object)
+        b.feature_names_out_ = np.asarray(state["feature_names_out"], dtype=object)
+        b._docs = {k: tuple(v) for k, v in state["docs"].items()}
+        b.rules_version_ = state["rules_version"]
+        b.n_features_in_ = 2
+        return b
+
     def get_feature_names_out(self, input_features=None):
         check_is_fitted(self, "feature_names_out_")
         return self.feature_names_out_

@@ -34,8 +34,9 @@ def make_regions(n_families: int, rng: np.random.Generator, families_per_village
     n_villages = int(np.clip(n_families / families_per_village, 24, 120_000))
     n_regencies = int(np.clip(n_villages / 25, 12, 514))
     n_provinces = int(np.clip(n_regencies / 4, 3, len(_PROVINCES)))
-    prov = _PROVINCES.sample(n=n_provinces, weights="weight", random_state=rng, replace=False)
-    prov = prov.sort_values("code").reset_index(drop=True)
+    weight = _PROVINCES.weight.to_numpy()
+    pick = rng.choice(len(_PROVINCES), n_provinces, replace=False, p=weight / weight.sum())
+    prov = _PROVINCES.iloc[np.sort(pick)].reset_index(drop=True)
     prov_effect = rng.normal(0, 0.12, n_provinces)
 
     # regencies: at least one per province, the rest by population weight

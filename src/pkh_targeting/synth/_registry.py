@@ -73,6 +73,7 @@ def generate_registry(
     n_families: int,
     seed: int = 0,
     *,
+    regions_seed: int | None = None,
     reference_date=None,
     rules="pkh-2025",
     poverty_rate: dict | None = None,
@@ -103,6 +104,10 @@ def generate_registry(
     n_families : int
     seed : int, default=0
         Everything is deterministic for a seed and reference date.
+    regions_seed : int, optional
+        Seed of the regions alone (codes, urban villages, price levels, area effects). Two
+        registries with the same ``regions_seed`` and size describe the same country with different
+        families, as a later registry round would; by default the regions follow ``seed``.
     reference_date : date, optional
         The date ages and NIK birth dates refer to; today by default.
     rules : str, Path or Rules, default="pkh-2025"
@@ -137,7 +142,7 @@ def generate_registry(
     poverty_rate = {**POVERTY_RATE, **(poverty_rate or {})}
     gini = {**GINI, **(gini or {})}
 
-    villages = make_regions(n_families, rng)
+    villages = make_regions(n_families, rng if regions_seed is None else np.random.default_rng([regions_seed, 7]))
     vil = rng.choice(len(villages), n_families, p=villages.size_weight / villages.size_weight.sum())
     vil.sort()
     v = villages.iloc[vil].reset_index(drop=True)

@@ -1,0 +1,103 @@
+"""Accuracy bar (issue: targeting models). Train on one synthetic registry, test on another.
+
+Ranks beneficiaries (inclusion errors) and non-beneficiaries (exclusion errors) four ways and prints
+precision at the top 5/10/20%: random order, the OLS proxy-means test, a LightGBM trained on verified
+outcomes alone, and TargetingModel. Also compares WelfareModel kinds out of sample.
+
+    python benchmarks/accuracy.py [N_FAMILIES]      (default 100000)
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+
+from pkh_targeting import apply_rules, generate_registry, validate_records
+from pkh_targeting.features import PMTFeatureBuilder
+from pkh_targeting.metrics import pmt_accuracy_table, ranking_table
+from pkh_targeting.modeling import TargetingModel, WelfareModel
+
+REF = "2025-07-01"
+LINE = {"urban": 629_561, "rural": 580_349}
+
+
+def real(fam, col):
+    return fam[col].to_numpy(dtype=float, na_value=np.nan) / np.where(fam.urban, LINE["urban"], LINE["rural"])
+
+
+def rule_scores(p_eligible_like, fam, has):
+    """Error scores with the certain rules applied, from any eligibility score."""
+    receives = fam.receives_pkh.to_numpy(bool)
+    incl = np.where(has, 1 - p_eligible_like, 2.0)  # no component: inclusion by rule, first
+    excl = np.where(has, p_eligible_like, -1.0)  # no component: cannot be an exclusion error
+    return np.where(receives, incl, excl)
+
+
+def main(n: int, same_country: bool = True) -> None:
+    regions = 0 if same_country else None
+    train, test = (generate_registry(n, seed=s, regions_seed=regions, reference_date=REF) for s in (101, 202))
+    t_fam, t_mem = test.families, test.members
+    truth = test.truth.set_index("family_id").loc[t_fam.family_id]
+    has_test = apply_rules(t_fam, t_mem)["has_component"].to_numpy()
+    receives = t_fam.receives_pkh.to_numpy(bool)
+    scores, timings = {}, {}
+    rng = np.random.default_rng(0)
+    scores["random order"] = rng.random(len(t_fam))
+
+    # OLS proxy-means test: log consumption on PMT features, fitted on the survey sample
+    builder = PMTFeatureBuilder().fit((train.families, train.members))
+    X_tr, X_te = builder.transform((train.families, train.members)), builder.transform((t_fam, t_mem))
+    y_tr = real(train.families, "consumption_per_capita")
+    surveyed = np.isfinite(y_tr)
+    welfare = {}
+    for kind in ("ols", "lightgbm"):
+        t0 = time.perf_counter()
+        wm = WelfareModel(kind, categorical_features=["province"] if kind == "ols" else None)
+        wm.fit(X_tr[surveyed], y_tr[surveyed])
+        welfare[kind] = wm.predict_log(X_te)
+        timings[f"welfare {kind}"] = time.perf_counter() - t0
+    # eligibility score from predicted welfare: lower predicted consumption = more likely eligible
+    scores["OLS proxy-means test"] = rule_scores(-welfare["ols"], t_fam, has_test)
+
+    for name, kw in (("LightGBM, verified outcomes only", dict(label_sources=("verification",), selection_correction=False)),
+                     ("TargetingModel", {})):
+        t0 = time.perf_counter()
+        model = TargetingModel().fit(train.families, train.members, reference_date=REF, **kw)
+        s = model.score(t_fam, t_mem, reference_date=REF)
+        timings[name] = time.perf_counter() - t0
+        scores[name] = rule_scores(s.p_eligible.to_numpy(), t_fam, has_test)
+
+    rows = []
+    for name, score in scores.items():
+        row = {"method": name}
+        for kind, mask, col in (("incl", receives, "inclusion_error"), ("excl", ~receives, "exclusion_error")):
+            tab = ranking_table(truth[col].to_numpy()[mask], score[mask])
+            for r in tab.itertuples():
+                row[f"{kind}@{int(r.top_share * 100)}%"] = round(r.precision, 3)
+            row[f"{kind} AUC"] = round(tab.auc.iloc[0], 3)
+        rows.append(row)
+    where = "the same regions (a later registry round)" if same_country else "different regions (an unseen country)"
+    print(f"\nTrain seed 101, test seed 202, {n:,} families each, {where}. Precision of the top share ranked "
+          f"(inclusion: among {receives.sum():,} beneficiaries, base rate {truth.inclusion_error[receives].mean():.3f}; "
+          f"exclusion: among {(~receives).sum():,} non-beneficiaries, base rate {truth.exclusion_error[~receives].mean():.3f})")
+    print(pd.DataFrame(rows).to_string(index=False))
+
+    log_c = np.log(truth.consumption_per_capita.to_numpy() / truth.poverty_line.to_numpy())
+    print("\nWelfareModel out of sample (unseen registry), R2 of log real consumption:")
+    for kind, pred in welfare.items():
+        r2 = 1 - np.sum((log_c - pred) ** 2) / np.sum((log_c - log_c.mean()) ** 2)
+        print(f"  {kind:9s} R2 = {r2:.3f}")
+    print("\nWorld Bank PMT table (undercoverage / leakage), fixed poverty rate:")
+    tabs = {k: pmt_accuracy_table(log_c, p).query("method == 'fixed poverty rate'").set_index("cutoff_percentile")
+            for k, p in welfare.items()}
+    print(pd.concat({k: t[["accuracy", "undercoverage", "leakage"]] for k, t in tabs.items()}, axis=1).round(3).to_string())
+    print("\nseconds:", {k: round(v, 1) for k, v in timings.items()})
+
+
+if __name__ == "__main__":
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
+    main(n, same_country=True)
+    main(n, same_country=False)

@@ -1,0 +1,79 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from pkh_targeting.exceptions import SmallGroupWarning
+from pkh_targeting.metrics import (bootstrap_ci, calibration_summary, group_errors, pmt_accuracy_table,
+                                   precision_at, ranking_table, recall_at, reliability_table, standard_groups,
+                                   targeting_errors)
+
+
+def test_targeting_errors_by_hand():
+    # 10 families: 4 eligible (0-3); 4 receive (2-5)
+    eligible = np.arange(10) < 4
+    receives = (np.arange(10) >= 2) & (np.arange(10) < 6)
+    e = targeting_errors(eligible, receives)
+    assert e["leakage"] == 2 / 4            # 4, 5 receive but are not eligible
+    assert e["undercoverage"] == 2 / 4      # 0, 1 eligible but excluded
+    assert e["inclusion_error_rate"] == 2 / 6  # of the 6 not eligible, 2 receive
+    assert e["exclusion_error_rate"] == 2 / 4
+    assert e["mistargeting_rate"] == 4 / 10
+    w = np.where(np.arange(10) == 4, 3.0, 1.0)  # weights count
+    assert targeting_errors(eligible, receives, weights=w)["leakage"] == 4 / 6
+
+
+def test_world_bank_table_perfect_and_random_predictions():
+    rng = np.random.default_rng(0)
+    c = rng.lognormal(13, 0.6, 5000)
+    perfect = pmt_accuracy_table(c, c)
+    assert (perfect.accuracy == 1).all() and (perfect.undercoverage == 0).all()
+    assert list(perfect.cutoff_percentile.unique()) == [20, 25, 30, 50, 75]
+    assert set(perfect.method) == {"fixed poverty line", "fixed poverty rate"}
+    noisy = pmt_accuracy_table(c, rng.permutation(c)).query("method == 'fixed poverty rate'")
+    assert noisy.set_index("cutoff_percentile").undercoverage[20] == pytest.approx(0.8, abs=0.03)
+
+
+def test_precision_recall_at_top_share():
+    err = np.array([1, 1, 0, 0, 1, 0, 0, 0, 0, 0], bool)
+    score = np.arange(10)[::-1]  # family 0 ranked first
+    assert precision_at(err, score, 0.2) == 1.0 and precision_at(err, score, 0.5) == 3 / 5
+    assert recall_at(err, score, 0.2) == 2 / 3
+    tab = ranking_table(err, score)
+    assert tab.base_rate.iloc[0] == 0.3 and 0.5 < tab.auc.iloc[0] <= 1
+
+
+def test_reliability_and_calibration():
+    rng = np.random.default_rng(1)
+    p = rng.random(20000)
+    y = rng.random(20000) < p
+    rel = reliability_table(y, p)
+    assert len(rel) == 10 and rel.n.sum() == 20000
+    assert (rel.observed - rel.mean_predicted).abs().max() < 0.03
+    assert calibration_summary(y, p)["ece"] < 0.02
+    assert calibration_summary(y, np.clip(p + 0.2, 0, 1))["ece"] > 0.1
+
+
+def test_cluster_bootstrap_is_wider_for_clustered_data():
+    rng = np.random.default_rng(2)
+    village = np.repeat(np.arange(50), 40)
+    y = rng.random(2000) < rng.uniform(0.05, 0.6, 50)[village]  # outcomes shared within villages
+    iid = bootstrap_ci(np.mean, y, n_boot=300)
+    clustered = bootstrap_ci(np.mean, y, clusters=village, n_boot=300)
+    assert clustered["high"] - clustered["low"] > 1.5 * (iid["high"] - iid["low"])
+    assert clustered["low"] < y.mean() < clustered["high"]
+
+
+def test_group_errors_keep_and_flag_small_groups(small_registry):
+    reg = small_registry
+    groups = standard_groups(reg.families, reg.members)
+    assert list(groups.columns) == ["province", "area", "female_headed", "elderly_headed", "disabled_member"]
+    with pytest.warns(SmallGroupWarning, match="too small"):
+        out = group_errors(reg.truth.eligible, reg.truth.receives_pkh, groups, min_group_size=30,
+                           clusters=reg.families.village_code, n_boot=50)
+    assert out.too_small.any() and (~out.too_small).any()
+    assert set(out.group) == set(groups.columns)  # nothing dropped
+    big = out[~out.too_small]
+    assert (big.leakage_low <= big.leakage).all() and (big.leakage <= big.leakage_high).all()
+    assert out[out.too_small].leakage_low.isna().all()
+    total = out[out.group == "area"]
+    assert total.families.sum() == len(reg.families)
