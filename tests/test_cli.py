@@ -45,13 +45,13 @@ def test_train_then_score(tmp_path):
     cfg.write_text("cv: {n_splits: 3}\n")
     res = runner.invoke(app, ["train", "--families", str(tmp_path / "r31" / "families.parquet"),
                               "--members", str(tmp_path / "r31" / "members.parquet"), "--config", str(cfg),
-                              "--out", str(tmp_path / "model"), "--reference-date", "2025-07-01"])
+                              "--out", str(tmp_path / "model"), "--reference-date", "2025-07-01", "--no-tracking"])
     assert res.exit_code == 0, res.output
     assert res.output.strip().splitlines()[-1] == str((tmp_path / "model").resolve())
     res = runner.invoke(app, ["score", "--model", str(tmp_path / "model"),
                               "--families", str(tmp_path / "r32" / "families.parquet"),
                               "--members", str(tmp_path / "r32" / "members.parquet"), "--out", str(tmp_path / "s"),
-                              "--reference-date", "2025-07-01"])
+                              "--reference-date", "2025-07-01", "--no-tracking"])
     assert res.exit_code == 0, res.output
     scores = pd.read_parquet(tmp_path / "s" / "scores.parquet")
     assert len(scores) == 800 and scores.p_eligible.between(0, 1).all()
@@ -59,5 +59,6 @@ def test_train_then_score(tmp_path):
 
 
 def test_score_with_a_missing_model_exits_2(tmp_path):
-    res = runner.invoke(app, ["score", "--model", str(tmp_path / "nope"), "--families", "f.csv", "--members", "m.csv"])
+    res = runner.invoke(app, ["score", "--model", str(tmp_path / "nope"), "--families", "f.csv", "--members", "m.csv",
+                              "--no-tracking"])
     assert res.exit_code == 2

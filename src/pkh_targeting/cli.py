@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -26,6 +27,12 @@ err_console = Console(stderr=True, soft_wrap=True)
 USAGE_ERROR = 2
 
 
+@app.callback()
+def _setup() -> None:
+    """Find PKH inclusion and exclusion errors in DTSEN household records."""
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+
+
 def _friendly(func):
     """Turn unusable input into a one-line error and exit code 2 instead of a traceback."""
 
@@ -33,7 +40,7 @@ def _friendly(func):
     def wrapper(*args, **kwargs):
         try:
             return func(*args, **kwargs)
-        except (SchemaError, ValidationError, FileNotFoundError, ValueError) as exc:
+        except (SchemaError, ValidationError, FileNotFoundError, ValueError, ConnectionError) as exc:
             first, *rest = str(exc).strip().splitlines() or [type(exc).__name__]
             err_console.print(f"[bold red]error:[/] {first}", highlight=False, markup=True)
             for line in rest:
@@ -94,6 +101,10 @@ def validate(
     console.print(f"valid records and quarantine.csv written to [bold]{out}[/]")
 
 
+TrackingUri = Annotated[str | None, typer.Option(help="MLflow tracking URI; MLFLOW_TRACKING_URI or the embedded store under models/ by default.")]
+NoTracking = Annotated[bool, typer.Option("--no-tracking", help="Do not record the run in MLflow.")]
+
+
 @app.command()
 @_friendly
 def train(
@@ -101,46 +112,69 @@ def train(
     members: Annotated[Path, typer.Option(help="Members table.")],
     config: Annotated[Path | None, typer.Option(help="Training config YAML; configs/train.yaml by default.")] = None,
     out: Annotated[Path, typer.Option(help="Folder for the saved model.")] = Path("models/latest"),
+    register: Annotated[str | None, typer.Option(help="Register the model under this name (alias challenger; champion if none yet).")] = None,
+    tracking_uri: TrackingUri = None,
+    no_tracking: NoTracking = False,
     reference_date: Annotated[str | None, typer.Option(help="Date ages refer to (YYYY-MM-DD); today by default.")] = None,
 ):
-    """Train the targeting model; the last line printed is where the model is."""
+    """Train the targeting model; the last line printed is the model's folder, or its MLflow URI."""
+    from . import tracking
     from .modeling import TargetingModel
     from .reading import read_records
+    from .validation import validate_records
 
+    if not no_tracking:
+        uri = tracking.configure(tracking_uri)
     fam, mem = read_records(families, members)
+    res = validate_records(fam, mem, reference_date=_date(reference_date))
     with console.status("training (grouped cross-validation by regency)"):
-        model = TargetingModel(config).fit(fam, mem, reference_date=_date(reference_date))
-        path = model.save(out)
+        model = TargetingModel(config).fit(res.families, res.members, reference_date=_date(reference_date))
+    if not no_tracking:
+        with console.status(f"recording the run in MLflow ({uri})"):
+            record = tracking.log_training(model, res.families, res.members, register=register)
+    path = model.save(out)
     summary = Table(title="training")
     summary.add_column("measure")
     summary.add_column("value", justify="right")
     for k, v in {**model.training_summary_, **model.cv_metrics_}.items():
         summary.add_row(k, f"{v:.3f}" if isinstance(v, float) else str(v))
     console.print(summary)
-    console.print(str(path.resolve()), highlight=False, soft_wrap=True)
+    console.print(f"model saved to {path.resolve()}", highlight=False, soft_wrap=True)
+    if no_tracking:
+        console.print(str(path.resolve()), highlight=False, soft_wrap=True)
+    else:
+        console.print(f"MLflow run {record.run_id} in {uri}", highlight=False, soft_wrap=True)
+        final = f"models:/{record.registered_name}/{record.version}" if record.version else f"runs:/{record.run_id}/model"
+        console.print(final, highlight=False, soft_wrap=True)
 
 
 @app.command()
 @_friendly
 def score(
-    model: Annotated[str, typer.Option(help="Model folder written by train.")],
+    model: Annotated[str, typer.Option(help="Model folder, or MLflow URI such as models:/NAME@champion.")],
     families: Annotated[Path, typer.Option(help="Families table (.csv, .parquet, .xlsx).")],
     members: Annotated[Path, typer.Option(help="Members table.")],
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("scores"),
+    rules: Annotated[str | None, typer.Option(help="Rules version the batch is for; refused if the model's differs.")] = None,
+    language: Annotated[str, typer.Option(help="Language of the reasons: id or en.")] = "id",
+    tracking_uri: TrackingUri = None,
+    no_tracking: NoTracking = False,
     reference_date: Annotated[str | None, typer.Option(help="Date ages refer to (YYYY-MM-DD); today by default.")] = None,
 ):
-    """Score a batch: write scores.parquet and quarantine.csv."""
-    from .modeling import TargetingModel
+    """Score a batch: write scores.parquet and quarantine.csv, and record the batch in MLflow."""
+    from . import tracking
     from .outputs import write_csv, write_parquet
     from .reading import read_records
 
-    loaded = TargetingModel.load(model)
+    if not no_tracking or model.startswith(("models:/", "runs:/")):
+        tracking.configure(tracking_uri)
+    loaded = tracking.load_model(model)
+    tracking.check_batch(loaded, rules)
     fam, mem = read_records(families, members)
     with console.status("scoring"):
-        res = loaded.score_records(fam, mem, reference_date=_date(reference_date))
+        res = loaded.score_records(fam, mem, reference_date=_date(reference_date), language=language)
     out.mkdir(parents=True, exist_ok=True)
-    write_csv(res.quarantine, out / "quarantine.csv")
-    write_parquet(res.scores, out / "scores.parquet", index=False)
+    outputs = [write_csv(res.quarantine, out / "quarantine.csv"), write_parquet(res.scores, out / "scores.parquet", index=False)]
     print_validation(res.validation)
     s = res.scores
     console.print(f"scored {len(s):,} families with {loaded.model_version}: "
@@ -148,6 +182,15 @@ def score(
                   f"{s.error_score[s.error_type == 'inclusion'].mean():.3f}), "
                   f"{(s.error_type == 'exclusion').sum():,} non-beneficiaries (mean exclusion score "
                   f"{s.error_score[s.error_type == 'exclusion'].mean():.3f})")
+    if not no_tracking:
+        import warnings
+
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            run_id, drift = tracking.log_scoring(loaded, res, outputs)
+        for w in caught:
+            err_console.print(f"[yellow]warning:[/] {w.message}", highlight=False)
+        console.print(f"batch recorded as MLflow run {run_id}")
     console.print(f"scores.parquet and quarantine.csv written to [bold]{out}[/]")
 
 
@@ -197,18 +240,27 @@ def demo(
         write_csv(res.quarantine, out / "quarantine.csv")
     print_validation(res)
     console.print(f"[green]✓[/] quarantine written to {out / 'quarantine.csv'}")
+    from . import tracking
+
+    uri = tracking.configure()
     with console.status("training the targeting model (grouped cross-validation by regency)"):
         model = TargetingModel().fit(res.families, res.members, reference_date=reg.reference_date)
+    with console.status("recording the model in MLflow and registering it"):
+        record = tracking.log_training(model, res.families, res.members, register="pkh-targeting-demo")
         model.save(out / "model")
     m = model.cv_metrics_
-    console.print(f"[green]✓[/] model {model.model_version} in {out / 'model'}: out-of-fold AUC on unseen regencies "
-                  f"{m['survey_auc']:.3f} ({m['survey_auc_low']:.3f}-{m['survey_auc_high']:.3f}), Brier {m['survey_brier']:.3f}")
-    with console.status("scoring the new batch"):
-        scored = model.score_records(batch.families, batch.members, reference_date=batch.reference_date)
-        write_parquet(scored.scores, out / "scores.parquet", index=False)
-        write_csv(scored.quarantine, out / "new-batch-quarantine.csv")
+    console.print(f"[green]✓[/] model pkh-targeting-demo version {record.version} (also in {out / 'model'}): "
+                  f"out-of-fold AUC on unseen regencies {m['survey_auc']:.3f} ({m['survey_auc_low']:.3f}-"
+                  f"{m['survey_auc_high']:.3f}), Brier {m['survey_brier']:.3f}")
+    with console.status("scoring the new batch with the champion"):
+        champion = tracking.load_model("models:/pkh-targeting-demo@champion")
+        scored = champion.score_records(batch.families, batch.members, reference_date=batch.reference_date)
+        outputs = [write_parquet(scored.scores, out / "scores.parquet", index=False),
+                   write_csv(scored.quarantine, out / "new-batch-quarantine.csv")]
+        run_id, _ = tracking.log_scoring(champion, scored, outputs)
     s = scored.scores
-    console.print(f"[green]✓[/] scored {len(s):,} families ({len(scored.quarantine)} quarantine rows) -> {out / 'scores.parquet'}")
+    console.print(f"[green]✓[/] scored {len(s):,} families with {champion.model_version} "
+                  f"({len(scored.quarantine)} quarantine rows) -> {out / 'scores.parquet'}; MLflow run {run_id}")
     summary = Table(title="likely errors in the new batch")
     for col in ("list", "families", "mean score", "score >= 0.5"):
         summary.add_column(col, justify="right" if col != "list" else "left")
@@ -216,3 +268,4 @@ def demo(
         d = s[s.error_type == kind]
         summary.add_row(kind, f"{len(d):,}", f"{d.error_score.mean():.3f}", f"{(d.error_score >= 0.5).sum():,}")
     console.print(summary)
+    console.print(f"Browse runs, models and plots: [bold]mlflow ui --backend-store-uri {uri}[/]", soft_wrap=True)

@@ -35,7 +35,7 @@ class WelfareConfig(_Frozen):
     """How survey consumption is turned into the welfare criterion."""
 
     kind: Literal["stacked", "lightgbm", "ols"] = "stacked"
-    lightgbm: LightGBMParams = LightGBMParams(n_estimators=600, learning_rate=0.03, num_leaves=7, max_depth=3,
+    lightgbm: LightGBMParams = LightGBMParams(n_estimators=250, learning_rate=0.07, num_leaves=7, max_depth=3,
                                               min_child_samples=50)
     poverty_line: dict[str, float] = Field(
         default={"urban": 629_561, "rural": 580_349},

@@ -164,6 +164,40 @@ def bootstrap_ci(metric, *arrays, clusters=None, n_boot: int = 200, alpha: float
             "high": float(np.nanquantile(stats, 1 - alpha / 2)), "n_boot": n_boot}
 
 
+def feature_bins(values, n_bins: int = 10) -> dict:
+    """Quantile bin edges of a feature and the share of values in each bin (missing values apart),
+    the reference for `population_stability_index`."""
+    v = np.asarray(values, dtype=np.float64)
+    finite = v[np.isfinite(v)]
+    edges = np.unique(np.quantile(finite, np.linspace(0, 1, n_bins + 1)[1:-1])) if len(finite) else np.array([])
+    return {"edges": edges.tolist(), "shares": _bin_shares(v, edges).tolist()}
+
+
+def _bin_shares(v, edges) -> np.ndarray:
+    v = np.asarray(v, dtype=np.float64)
+    idx = np.where(np.isfinite(v), np.searchsorted(np.asarray(edges), v, side="right"), len(edges) + 1)
+    return np.bincount(idx, minlength=len(edges) + 2) / max(len(v), 1)
+
+
+def population_stability_index(reference: dict, values, eps: float = 1e-4) -> float:
+    """PSI of ``values`` against the bins of `feature_bins`: sum of (a - e) * ln(a / e).
+
+    Rule of thumb: under 0.1 stable, 0.1-0.25 some shift, above 0.25 a shift to act on.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> ref = feature_bins(rng.normal(size=10_000))
+    >>> population_stability_index(ref, rng.normal(size=10_000)) < 0.01
+    True
+    >>> population_stability_index(ref, rng.normal(1, 1, size=10_000)) > 0.25
+    True
+    """
+    e = np.clip(np.asarray(reference["shares"]), eps, None)
+    a = np.clip(_bin_shares(values, reference["edges"]), eps, None)
+    return float(np.sum((a - e) * np.log(a / e)))
+
+
 def standard_groups(families: pd.DataFrame, members: pd.DataFrame) -> pd.DataFrame:
     """The groups errors are reported for: province, urban/rural, female-headed, elderly-headed
     (head 60+), with a disabled member. Indexed by family_id."""

@@ -7,7 +7,7 @@ from sklearn.metrics import roc_auc_score
 from conftest import REF
 from pkh_targeting import SchemaError, generate_registry
 from pkh_targeting.config import TrainConfig, load_config
-from pkh_targeting.modeling import NO_COMPONENT_REASON, SCORE_COLUMNS, TargetingModel
+from pkh_targeting.modeling import SCORE_COLUMNS, TargetingModel
 from pkh_targeting.schema import contract_version
 
 SCORES = yaml.safe_load(open(__import__("pkh_targeting").__path__[0] + "/contract/scores.yaml"))
@@ -48,12 +48,14 @@ def test_scores_follow_the_contract(scores, test_reg):
     assert (scores.rules_version == "pkh-2025").all() and scores.model_version.str.startswith("local:").all()
 
 
-def test_rules_are_hard_where_certain(scores):
+def test_rules_are_hard_where_certain(scores, model, test_reg):
     no_comp = scores.n_components == 0
     assert (scores.p_eligible[no_comp] == 0).all()
     incl = no_comp & scores.receives_pkh
     assert incl.any()
-    assert (scores.error_score[incl] == 1).all() and (scores.reasons[incl] == NO_COMPONENT_REASON).all()
+    assert (scores.error_score[incl] == 1).all() and (scores.reasons[incl] == "tidak ada komponen PKH").all()
+    english = model.score(test_reg.families, test_reg.members, reference_date=REF, language="en")
+    assert (english.reasons[incl] == "no PKH component").all()
     assert (scores.error_score[no_comp & ~scores.receives_pkh] == 0).all()
     assert (scores.benefit_rp[no_comp] == 0).all() and (scores.benefit_rp[~no_comp] > 0).all()
 

@@ -21,15 +21,16 @@ from .. import __version__
 from ..config import TrainConfig, load_config
 from ..exceptions import DataQualityWarning, SchemaError
 from ..features import PMTFeatureBuilder
+from ..metrics import feature_bins, population_stability_index
 from ..rules import apply_rules, load_rules
 from ..schema import contract_version
 from ..validation import ValidationResult, validate_records
 from ._cv import grouped_folds, grouped_lgbm_classifier
 from ._welfare import WelfareModel, welfare_from_state, welfare_state
 
-NO_COMPONENT_REASON = "no PKH component"
 STATUS_FEATURES = {"receives_pkh": "family is a PKH beneficiary now (501b)",
                    "receives_sembako": "family receives Sembako/BPNT food assistance (501a)"}
+PSI_WARNING = 0.25
 SCORE_COLUMNS = ["family_id", "province_code", "regency_code", "district_code", "village_code", "receives_pkh",
                  "n_components", "benefit_rp", "p_eligible", "error_type", "error_score", "reasons",
                  "model_version", "rules_version"]
@@ -144,7 +145,15 @@ class TargetingModel:
             "trees": int(self.classifier_.num_trees()), "cv_iterations": [int(i) for i in self.iterations_],
         }
         self.fingerprint_ = data_fingerprint(fam, mem)
+        self.feature_bins_ = {c: feature_bins(X[c].to_numpy()) for c in self.feature_names_}
         return self
+
+    def drift(self, X: pd.DataFrame) -> pd.DataFrame:
+        """Population stability index of each feature of a batch against training, largest first."""
+        psi = {c: population_stability_index(self.feature_bins_[c], X[c].to_numpy()) for c in self.feature_names_}
+        out = pd.DataFrame({"feature": list(psi), "psi": list(psi.values())})
+        out["shifted"] = out["psi"] > PSI_WARNING
+        return out.sort_values("psi", ascending=False, ignore_index=True)
 
     def _status(self, X: pd.DataFrame, fam: pd.DataFrame) -> pd.DataFrame:
         X = X.copy()
@@ -235,34 +244,60 @@ class TargetingModel:
     def model_hash(self) -> str:
         return hashlib.sha256(self.classifier_.model_to_string().encode()).hexdigest()[:12]
 
-    def score_records(self, families, members, *, reference_date=None) -> ScoreResult:
-        """Validate a batch and score its valid families; the others go to the quarantine."""
+    def score_records(self, families, members, *, reference_date=None, reasons: str = "auto", language: str = "id",
+                      reasons_min_score: float = 0.2) -> ScoreResult:
+        """Validate a batch and score its valid families; the others go to the quarantine.
+
+        Parameters
+        ----------
+        reasons : {"auto", "all", "none"}, default="auto"
+            Which families get reasons (see `Explainer`): "auto" explains every family whose error
+            score is at least ``reasons_min_score`` (the only ones a verification list draws from,
+            besides its random audit sample, which `rank_for_verification` explains on demand).
+        language : {"id", "en"}, default="id"
+        """
         res = validate_records(families, members, reference_date=reference_date)
         fam, mem = res.families.reset_index(drop=True), res.members
         comps = apply_rules(fam, mem, self.rules_)
         has = comps["has_component"].to_numpy()
-        if len(fam):
-            raw = self.predict_proba_raw(self.features(fam, mem))
-            p = np.where(has, self._calibrate(raw), 0.0)
-        else:
-            p = np.zeros(0)
         receives = fam["receives_pkh"].to_numpy(dtype=bool)
+        X = self.features(fam, mem) if len(fam) else None
+        p = np.where(has, self._calibrate(self.predict_proba_raw(X)), 0.0) if len(fam) else np.zeros(0)
         scores = pd.DataFrame({c: fam[c] for c in SCORE_COLUMNS[:6]})
         scores["n_components"] = comps["n_components"].to_numpy()
         scores["benefit_rp"] = comps["benefit_rp"].to_numpy()
         scores["p_eligible"] = p
         scores["error_type"] = np.where(receives, "inclusion", "exclusion")
         scores["error_score"] = np.where(receives, 1 - p, p)
-        scores["reasons"] = pd.array(np.where(receives & ~has, NO_COMPONENT_REASON, None), dtype="string")
+        scores["reasons"] = self._reasons(X, fam, receives, has, scores["error_score"].to_numpy(), reasons, language,
+                                          reasons_min_score)
         scores["model_version"] = self.model_version
         scores["rules_version"] = self.rules_.version
         scores = scores.astype({"family_id": "string", "error_type": "string", "model_version": "string",
                                 "rules_version": "string", "n_components": "int64", "benefit_rp": "int64"})
         return ScoreResult(scores[SCORE_COLUMNS], res.quarantine, res)
 
-    def score(self, families, members, *, reference_date=None) -> pd.DataFrame:
-        """Scored-batch contract (``contract/scores.yaml``) for the valid families of a batch."""
-        out = self.score_records(families, members, reference_date=reference_date)
+    def _reasons(self, X, fam, receives, has, error_score, which, language, min_score) -> pd.Series:
+        from ..explain import Explainer
+
+        if which not in ("auto", "all", "none"):
+            raise ValueError(f"reasons must be 'auto', 'all' or 'none', got {which!r}.")
+        out = pd.Series(pd.NA, index=range(len(fam)), dtype="string")
+        need = np.zeros(len(fam), bool) if which == "none" else (
+            np.ones(len(fam), bool) if which == "all" else error_score >= min_score)
+        rows = np.flatnonzero(need)
+        if len(rows):
+            explainer = Explainer(self, language=language)
+            Xs = X.iloc[rows]
+            out.iloc[rows] = explainer.reasons(Xs, fam.iloc[rows], receives[rows], has[rows]).to_numpy()
+        return out
+
+    def score(self, families, members, *, reference_date=None, **kwargs) -> pd.DataFrame:
+        """Scored-batch contract (``contract/scores.yaml``) for the valid families of a batch.
+
+        Keyword arguments go to `score_records` (``reasons``, ``language``...).
+        """
+        out = self.score_records(families, members, reference_date=reference_date, **kwargs)
         if len(out.quarantine):
             import warnings
 
@@ -284,8 +319,8 @@ class TargetingModel:
             "calibrator": self.calibrator_, "welfare": welfare_state(self.welfare_) if self.welfare_ else None,
             "welfare_sigma": getattr(self, "welfare_sigma_", None),
             "training_summary": self.training_summary_, "fingerprint": self.fingerprint_,
-            "cv_metrics": self.cv_metrics_,
-            "model_hash": self.model_hash(),
+            "cv_metrics": self.cv_metrics_, "feature_bins": self.feature_bins_,
+            "model_hash": self.model_hash(), "model_version": getattr(self, "registered_version_", None),
         }
         with atomic_path(path / "classifier.txt") as tmp:
             tmp.write_text(self.classifier_.model_to_string())
@@ -315,8 +350,11 @@ class TargetingModel:
         model.welfare_sigma_ = state["welfare_sigma"]
         model.training_summary_ = state["training_summary"]
         model.cv_metrics_ = state["cv_metrics"]
+        model.feature_bins_ = state["feature_bins"]
         model.fingerprint_ = state["fingerprint"]
         model.classifier_ = lgb.Booster(model_str=(path / "classifier.txt").read_text())
+        if state.get("model_version"):
+            model.registered_version_ = state["model_version"]
         return model
 
 

@@ -11,7 +11,7 @@ from sklearn.utils.validation import check_is_fitted
 
 KINDS = ("stacked", "lightgbm", "ols")
 # small, regularised trees: survey samples are a few thousand families
-DEFAULT_LGBM = {"n_estimators": 600, "learning_rate": 0.03, "num_leaves": 7, "max_depth": 3, "min_child_samples": 50,
+DEFAULT_LGBM = {"n_estimators": 250, "learning_rate": 0.07, "num_leaves": 7, "max_depth": 3, "min_child_samples": 50,
                 "subsample": 0.8, "subsample_freq": 1, "colsample_bytree": 0.8}
 
 
@@ -33,7 +33,12 @@ class _Design:
         self.numeric = [c for c in X.columns if c not in self.categorical]
         self.medians = X[self.numeric].median().fillna(0.0).to_dict()
         self.levels = {c: sorted(X[c].dropna().unique().tolist())[1:] for c in self.categorical}  # first level dropped
+        self.means = self.transform(X).mean(axis=0).tolist()
         return self
+
+    def sources(self) -> list[str]:
+        """The input column behind each design column."""
+        return self.numeric + [c for c, levels in self.levels.items() for _ in levels]
 
     def transform(self, X: pd.DataFrame) -> np.ndarray:
         parts = [X[self.numeric].astype("float64").fillna(self.medians).to_numpy()]
@@ -43,12 +48,13 @@ class _Design:
         return np.hstack(parts)
 
     def state(self) -> dict:
-        return {"categorical": self.categorical, "numeric": self.numeric, "medians": self.medians, "levels": self.levels}
+        return {"categorical": self.categorical, "numeric": self.numeric, "medians": self.medians, "levels": self.levels,
+                "means": self.means}
 
     @classmethod
     def from_state(cls, s: dict) -> _Design:
         d = cls(s["categorical"])
-        d.numeric, d.medians, d.levels = s["numeric"], s["medians"], s["levels"]
+        d.numeric, d.medians, d.levels, d.means = s["numeric"], s["medians"], s["levels"], s["means"]
         return d
 
 
@@ -174,6 +180,34 @@ class WelfareModel(RegressorMixin, BaseEstimator):
         if "ols" in m:
             return m["ols"].predict(m["design"].transform(X))
         return m["lgbm"].predict(_as_lgbm(X, list(m["categories"]), m["categories"]))
+
+    @staticmethod
+    def _contrib_one(m, X) -> tuple[pd.DataFrame, np.ndarray]:
+        if "stack" in m:
+            parts = [WelfareModel._contrib_one(part, X) for part in m["stack"]]
+            contrib = sum(wt * c for wt, (c, _) in zip(m["weights"], parts))
+            base = sum(wt * b for wt, (_, b) in zip(m["weights"], parts)) + m["intercept"]
+            return contrib, base
+        if "ols" in m:
+            d = m["design"]
+            Z = (d.transform(X) - np.asarray(d.means)) * m["ols"].coef_
+            contrib = pd.DataFrame(Z, index=X.index).T.groupby(np.asarray(d.sources())).sum().T
+            base = np.full(len(X), float(m["ols"].intercept_ + np.dot(m["ols"].coef_, d.means)))
+            return contrib.reindex(columns=X.columns, fill_value=0.0), base
+        booster = m["lgbm"].booster_
+        C = booster.predict(_as_lgbm(X, list(m["categories"]), m["categories"]), pred_contrib=True)
+        return pd.DataFrame(C[:, :-1], index=X.index, columns=X.columns), C[:, -1]
+
+    def contributions(self, X) -> tuple[pd.DataFrame, np.ndarray]:
+        """Additive contributions of each input column to the predicted log consumption, and the base.
+
+        LightGBM parts use TreeSHAP (``pred_contrib``); OLS parts ``coef * (x - training mean)``;
+        a stack weights both. ``contributions.sum(axis=1) + base == predict_log(X)``.
+        """
+        check_is_fitted(self, "models_")
+        if self.split_by is not None:
+            raise NotImplementedError("contributions of split models are not implemented; fit without split_by.")
+        return self._contrib_one(self.models_[None], pd.DataFrame(X))
 
     def predict_log(self, X) -> np.ndarray:
         """Predicted log consumption per capita."""

@@ -1,0 +1,200 @@
+"""Explanations: TreeSHAP contributions folded to questionnaire concepts, and reasons in plain words.
+
+What the contributions explain: the model's uncalibrated log-odds that a family meets the PKH
+criteria. That log-odds is the classifier's trees (TreeSHAP, LightGBM ``pred_contrib``) plus the
+welfare prior, a decreasing function of the welfare model's estimate. The prior's change from its
+base, together with the trees' use of the welfare estimate, is shared out over the features in
+proportion to their contributions to that estimate (TreeSHAP for trees, ``coef * (x - mean)`` for
+OLS). The parts add up exactly: ``base + contributions.sum(axis=1)`` is the log-odds. Calibration is
+monotone, so a reason that raises the log-odds raises ``p_eligible``: for a beneficiary it lowers
+the inclusion-error score, for a non-beneficiary it raises the exclusion-error score.
+"""
+
+from __future__ import annotations
+
+import warnings
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+from scipy.special import logit
+from scipy.stats import norm
+
+from .features._blocks import ASSET_ITEMS
+from .modeling._targeting import STATUS_FEATURES
+
+LANGUAGES = ("id", "en")
+STATUS_CONCEPTS = {"receives_pkh": "PKH status (501b)", "receives_sembako": "Sembako (501a)"}
+WELFARE_CONCEPT = "welfare estimate"
+
+
+def load_templates(path=None) -> dict:
+    """Reason templates (``configs/reasons.yaml`` by default), read with a safe loader."""
+    text = Path(path).read_text("utf-8") if path else resources.files("pkh_targeting.configs").joinpath(
+        "reasons.yaml").read_text("utf-8")
+    return yaml.safe_load(text)
+
+
+class Explainer:
+    """Per-family contributions and reasons for a fitted `TargetingModel`.
+
+    Parameters
+    ----------
+    model : TargetingModel
+    language : {"id", "en"}, default="id"
+    top_n : int, default=3
+        Reasons per family.
+    templates : str or Path, optional
+        Reason template file; ``configs/reasons.yaml`` by default.
+    """
+
+    def __init__(self, model, *, language: str = "id", top_n: int = 3, templates=None):
+        if language not in LANGUAGES:
+            raise ValueError(f"language must be one of {LANGUAGES}, got {language!r}.")
+        self.model, self.language, self.top_n = model, language, top_n
+        self.templates = load_templates(templates)
+        docs = model.builder_.feature_dictionary_.set_index("name")["concept"].to_dict()
+        docs.update(STATUS_CONCEPTS)
+        self.concepts = {f: docs.get(f, f) for f in model.feature_names_ if f != "welfare_gap"}
+        self.asset_concepts = {docs[f]: f for f in ASSET_ITEMS if f in docs}
+
+    # ---------------------------------------------------------------------------- contributions
+    def contributions(self, X: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+        """Log-odds contributions per model feature (the welfare estimate shared out) and the base."""
+        model = self.model
+        B = model.classifier_.predict(X, pred_contrib=True)
+        cols = list(X.columns)
+        trees = pd.DataFrame(B[:, :-1], index=X.index, columns=cols)
+        base = B[:, -1].copy()
+        if model.welfare_ is None:
+            return trees, base
+        Xw = X.drop(columns="welfare_gap")
+        c, base_w = model.welfare_.contributions(Xw)
+        gap = X["welfare_gap"].to_numpy(dtype=np.float64)
+        prior = lambda g: logit(np.clip(norm.cdf(-g / model.welfare_sigma_), 1e-4, 1 - 1e-4))  # noqa: E731
+        channel = trees.pop("welfare_gap").to_numpy() + prior(gap) - prior(base_w)
+        spread = gap - base_w
+        ok = np.abs(spread) > 1e-9
+        share = np.where(ok[:, None], c.to_numpy() / np.where(ok, spread, 1.0)[:, None], 0.0)
+        out = trees + share * channel[:, None]
+        welfare = pd.DataFrame({WELFARE_CONCEPT: np.where(ok, 0.0, channel)}, index=X.index)
+        return pd.concat([out, welfare], axis=1), base + prior(base_w)
+
+    def concept_contributions(self, X: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+        """Contributions summed per questionnaire concept (e.g. all floor dummies -> floor material)."""
+        contrib, base = self.contributions(X)
+        names = pd.Index([self.concepts.get(c, c) for c in contrib.columns])
+        concepts = names.unique()
+        fold = (names.to_numpy()[:, None] == concepts.to_numpy()[None, :]).astype(np.float64)
+        return pd.DataFrame(contrib.to_numpy() @ fold, index=X.index, columns=concepts), base
+
+    # ----------------------------------------------------------------------------------- reasons
+    def _values(self, feature, X, fam) -> pd.Series:
+        if feature in X:
+            return pd.Series(X[feature].to_numpy(), index=X.index)
+        return pd.Series(fam[feature].to_numpy(), index=X.index)
+
+    def _texts(self, concept: str, rows: np.ndarray, X: pd.DataFrame, fam: pd.DataFrame) -> np.ndarray:
+        lang, t = self.language, self.templates
+        spec = t["concepts"].get(concept)
+        if concept in self.asset_concepts:
+            feature = self.asset_concepts[concept]
+            label = ASSET_ITEMS[feature]
+            label = t["assets"]["labels_id"].get(label, label) if lang == "id" else label
+            has = self._values(feature, X, fam).to_numpy()[rows].astype(bool)
+            yes, no = (t["assets"][f"{lang}_{k}"].format(label=label) for k in ("yes", "no"))
+            return np.where(has, yes, no).astype(object)
+        if spec is None:
+            return np.full(len(rows), concept, dtype=object)
+        if "feature" not in spec:
+            return np.full(len(rows), spec[lang], dtype=object)
+        v = self._values(spec["feature"], X, fam).to_numpy()[rows]
+        fmt = spec["format"]
+        if fmt == "yes_no":
+            b = pd.Series(v).astype(bool).to_numpy()
+            return np.where(b, spec[f"{lang}_yes"], spec[f"{lang}_no"]).astype(object)
+        if fmt == "text":
+            rendered = ["?" if pd.isna(x) else str(x) for x in v]
+        elif fmt == "code":
+            codes = spec["codes"][lang]
+            rendered = [codes.get(int(x), str(x)) if pd.notna(x) else "?" for x in v]
+        elif fmt == "int":
+            rendered = [f"{int(x)}" if pd.notna(x) else "?" for x in v]
+        elif fmt == "percent":
+            rendered = [f"{100 * float(x):.0f}%" if pd.notna(x) else "?" for x in v]
+        else:
+            rendered = [f"{round(float(x), 1) + 0.0:.1f}" if pd.notna(x) else "?" for x in v]  # + 0.0: no "-0.0"
+        return np.array([spec[lang].format(value=r) for r in rendered], dtype=object)
+
+    def reasons(self, X: pd.DataFrame, families: pd.DataFrame, receives, has_component, folded=None) -> pd.Series:
+        """Top reasons per family, toward its possible error, joined with ``"; "``.
+
+        For a beneficiary the reasons that most lower its chance of eligibility come first (they
+        support an inclusion error); for a non-beneficiary those that most raise it. A beneficiary
+        without a PKH component gets the rule's reason alone.
+        """
+        if folded is None:
+            folded, _ = self.concept_contributions(X)
+        values = folded.to_numpy()
+        toward = values * np.where(np.asarray(receives, bool), -1.0, 1.0)[:, None]
+        k = min(self.top_n, toward.shape[1])
+        top = np.argsort(-toward, axis=1, kind="stable")[:, :k]
+        names = np.asarray(folded.columns)
+        directions = self.templates["directions"][self.language]
+        out = None
+        for j in range(k):
+            texts = np.empty(len(X), dtype=object)
+            for ci in np.unique(top[:, j]):
+                rows = np.flatnonzero(top[:, j] == ci)
+                texts[rows] = self._texts(names[ci], rows, X, families)
+            up = values[np.arange(len(X)), top[:, j]] > 0
+            part = pd.Series(texts, index=X.index) + ", " + np.where(up, directions["up"], directions["down"])
+            out = part if out is None else out + "; " + part
+        out = out.astype("string")
+        no_comp = np.asarray(receives, bool) & ~np.asarray(has_component, bool)
+        return out.mask(pd.Series(no_comp, index=X.index), self.templates["no_component"][self.language])
+
+    # ------------------------------------------------------------------------------------ global
+    def global_importance(self, X: pd.DataFrame) -> pd.Series:
+        """Mean |contribution| per concept, largest first."""
+        folded, _ = self.concept_contributions(X)
+        return folded.abs().mean().sort_values(ascending=False)
+
+    def plots(self, X: pd.DataFrame, families: pd.DataFrame, out_dir, *, top: int = 4) -> list[Path]:
+        """SHAP beeswarm of concepts and dependence plots of the top concepts, as PNG files."""
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        import shap
+
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        folded, _ = self.concept_contributions(X)
+        values = pd.DataFrame(index=X.index)
+        for concept in folded.columns:
+            spec = self.templates["concepts"].get(concept, {})
+            feature = spec.get("feature") or self.asset_concepts.get(concept)
+            values[concept] = self._values(feature, X, families).astype(float).to_numpy() if feature else np.nan
+        paths = []
+        plt.figure()
+        with warnings.catch_warnings():  # concepts without one observable value (e.g. village context) are grey
+            warnings.simplefilter("ignore", RuntimeWarning)
+            shap.summary_plot(folded.to_numpy(), values, feature_names=list(folded.columns), show=False, max_display=15)
+        plt.title("Contributions to the log-odds of eligibility, by questionnaire item")
+        paths.append(out / "shap_beeswarm.png")
+        plt.savefig(paths[-1], dpi=110, bbox_inches="tight")
+        plt.close("all")
+        for concept in self.global_importance(X).index[:top]:
+            if values[concept].isna().all():
+                continue
+            shap.dependence_plot(concept, folded.to_numpy(), values, feature_names=list(folded.columns),
+                                 interaction_index=None, show=False)
+            plt.ylabel("contribution to log-odds of eligibility")
+            slug = "".join(ch if ch.isalnum() else "_" for ch in concept).strip("_")
+            paths.append(out / f"shap_dependence_{slug}.png")
+            plt.savefig(paths[-1], dpi=110, bbox_inches="tight")
+            plt.close("all")
+        return paths
