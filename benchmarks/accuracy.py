@@ -4,7 +4,7 @@ Ranks beneficiaries (inclusion errors) and non-beneficiaries (exclusion errors) 
 precision at the top 5/10/20%: random order, the OLS proxy-means test, a LightGBM trained on verified
 outcomes alone, and TargetingModel. Also compares WelfareModel kinds out of sample.
 
-    python benchmarks/accuracy.py [N_FAMILIES]      (default 100000)
+    python benchmarks/accuracy.py [N_FAMILIES [N_PAIRS]]      (default 100000 families, 3 pairs)
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from pkh_targeting import apply_rules, generate_registry, validate_records
+from pkh_targeting import apply_rules, generate_registry
 from pkh_targeting.features import PMTFeatureBuilder
 from pkh_targeting.metrics import pmt_accuracy_table, ranking_table
 from pkh_targeting.modeling import TargetingModel, WelfareModel
@@ -36,9 +36,10 @@ def rule_scores(p_eligible_like, fam, has):
     return np.where(receives, incl, excl)
 
 
-def main(n: int, same_country: bool = True) -> None:
-    regions = 0 if same_country else None
-    train, test = (generate_registry(n, seed=s, regions_seed=regions, reference_date=REF) for s in (101, 202))
+def compare(n: int, same_country: bool, seeds: tuple[int, int], regions_seed: int = 0) -> tuple[pd.DataFrame, dict]:
+    """Precision table of the four rankings for one train/test pair, and the welfare predictions."""
+    regions = regions_seed if same_country else None
+    train, test = (generate_registry(n, seed=s, regions_seed=regions, reference_date=REF) for s in seeds)
     t_fam, t_mem = test.families, test.members
     truth = test.truth.set_index("family_id").loc[t_fam.family_id]
     has_test = apply_rules(t_fam, t_mem)["has_component"].to_numpy()
@@ -53,17 +54,19 @@ def main(n: int, same_country: bool = True) -> None:
     y_tr = real(train.families, "consumption_per_capita")
     surveyed = np.isfinite(y_tr)
     welfare = {}
-    for kind in ("ols", "lightgbm"):
+    for kind in ("ols", "lightgbm", "stacked"):
         t0 = time.perf_counter()
-        wm = WelfareModel(kind, categorical_features=["province"] if kind == "ols" else None)
-        wm.fit(X_tr[surveyed], y_tr[surveyed])
+        wm = WelfareModel(kind, categorical_features=["province"])
+        wm.fit(X_tr[surveyed], y_tr[surveyed], groups=train.families.regency_code.to_numpy()[surveyed])
         welfare[kind] = wm.predict_log(X_te)
         timings[f"welfare {kind}"] = time.perf_counter() - t0
     # eligibility score from predicted welfare: lower predicted consumption = more likely eligible
     scores["OLS proxy-means test"] = rule_scores(-welfare["ols"], t_fam, has_test)
 
-    for name, kw in (("LightGBM, verified outcomes only", dict(label_sources=("verification",), selection_correction=False)),
-                     ("TargetingModel", {})):
+    for name, kw in (
+        ("LightGBM, verified outcomes only", dict(label_sources=("verification",), selection_correction=False)),
+        ("TargetingModel", {}),
+    ):
         t0 = time.perf_counter()
         model = TargetingModel().fit(train.families, train.members, reference_date=REF, **kw)
         s = model.score(t_fam, t_mem, reference_date=REF)
@@ -79,25 +82,43 @@ def main(n: int, same_country: bool = True) -> None:
                 row[f"{kind}@{int(r.top_share * 100)}%"] = round(r.precision, 3)
             row[f"{kind} AUC"] = round(tab.auc.iloc[0], 3)
         rows.append(row)
-    where = "the same regions (a later registry round)" if same_country else "different regions (an unseen country)"
-    print(f"\nTrain seed 101, test seed 202, {n:,} families each, {where}. Precision of the top share ranked "
-          f"(inclusion: among {receives.sum():,} beneficiaries, base rate {truth.inclusion_error[receives].mean():.3f}; "
-          f"exclusion: among {(~receives).sum():,} non-beneficiaries, base rate {truth.exclusion_error[~receives].mean():.3f})")
-    print(pd.DataFrame(rows).to_string(index=False))
-
     log_c = np.log(truth.consumption_per_capita.to_numpy() / truth.poverty_line.to_numpy())
-    print("\nWelfareModel out of sample (unseen registry), R2 of log real consumption:")
+    return pd.DataFrame(rows).set_index("method"), {"welfare": welfare, "log_c": log_c, "timings": timings}
+
+
+def main(n: int, same_country: bool, pairs) -> None:
+    tables = []
+    for i, seeds in enumerate(pairs):
+        table, extra = compare(n, same_country, seeds, regions_seed=i)
+        tables.append(table)
+    where = "the same regions (a later registry round)" if same_country else "different regions (an unseen country)"
+    print(f"\n{len(pairs)} train/test pair(s) of {n:,} families each, {where}.")
+    print("Mean precision of the top share of beneficiaries (incl) and non-beneficiaries (excl) ranked, and AUC:")
+    print((sum(tables) / len(tables)).round(3).to_string())
+    if len(tables) > 1:
+        wins = sum((t.loc["TargetingModel"] > t.drop(index="TargetingModel")).astype(int) for t in tables)
+        print(f"Pairs (of {len(tables)}) in which TargetingModel is strictly better than each method:")
+        print(wins.to_string())
+    welfare, log_c = extra["welfare"], extra["log_c"]
+    print("\nWelfareModel out of sample (last pair), R2 of log real consumption:")
     for kind, pred in welfare.items():
         r2 = 1 - np.sum((log_c - pred) ** 2) / np.sum((log_c - log_c.mean()) ** 2)
         print(f"  {kind:9s} R2 = {r2:.3f}")
-    print("\nWorld Bank PMT table (undercoverage / leakage), fixed poverty rate:")
-    tabs = {k: pmt_accuracy_table(log_c, p).query("method == 'fixed poverty rate'").set_index("cutoff_percentile")
-            for k, p in welfare.items()}
-    print(pd.concat({k: t[["accuracy", "undercoverage", "leakage"]] for k, t in tabs.items()}, axis=1).round(3).to_string())
-    print("\nseconds:", {k: round(v, 1) for k, v in timings.items()})
+    print("World Bank PMT table (last pair), fixed poverty rate:")
+    tabs = {
+        k: pmt_accuracy_table(log_c, p).query("method == 'fixed poverty rate'").set_index("cutoff_percentile")
+        for k, p in welfare.items()
+    }
+    print(
+        pd.concat({k: t[["accuracy", "undercoverage", "leakage"]] for k, t in tabs.items()}, axis=1)
+        .round(3)
+        .to_string()
+    )
+    print("seconds (last pair):", {k: round(v, 1) for k, v in extra["timings"].items()})
 
 
 if __name__ == "__main__":
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
-    main(n, same_country=True)
-    main(n, same_country=False)
+    pairs = ((101, 202), (303, 404), (505, 606))[: int(sys.argv[2]) if len(sys.argv) > 2 else 3]
+    main(n, same_country=True, pairs=pairs)
+    main(n, same_country=False, pairs=pairs)

@@ -1,6 +1,6 @@
 """Benchmark: reasons for 100,000 families (target under 30 s on 2 cores).
 
-    python benchmarks/explain.py [N_FAMILIES]
+python benchmarks/explain.py [N_FAMILIES]
 """
 
 from __future__ import annotations
@@ -28,8 +28,10 @@ if __name__ == "__main__":
     t1 = time.perf_counter()
     reasons = ex.reasons(X, fam, fam.receives_pkh.to_numpy(), has, folded=folded)
     t2 = time.perf_counter()
-    print(f"families {n:,}; classifier trees {model.classifier_.num_trees()}; "
-          f"welfare stack weights {model.welfare_.models_[None]['weights']}")
+    print(
+        f"families {n:,}; classifier trees {model.classifier_.num_trees()}; "
+        f"welfare stack weights {model.welfare_.models_[None]['weights']}"
+    )
     print(f"contributions (TreeSHAP + welfare channel, folded): {t1 - t0:6.1f} s  ({n / (t1 - t0):,.0f} families/s)")
     print(f"reason texts (top 3, Indonesian):                   {t2 - t1:6.1f} s")
     print(f"total:                                              {t2 - t0:6.1f} s")

@@ -6,7 +6,6 @@ from __future__ import annotations
 import sys
 
 import pandas as pd
-
 from _common import measure, registry, table
 
 
@@ -51,17 +50,45 @@ if __name__ == "__main__":
     rows = []
     for n in sizes:
         r = measure(synth, n)
-        rows.append({"stage": "generate_registry", "families": n, "seconds": r["seconds"], "peak_gib": r["peak_rss_gib"],
-                     "note": f"{r['members']:,} members"})
+        rows.append(
+            {
+                "stage": "generate_registry",
+                "families": n,
+                "seconds": r["seconds"],
+                "peak_gib": r["peak_rss_gib"],
+                "note": f"{r['members']:,} members",
+            }
+        )
         path = registry(n)
         r = measure(validate, path)
-        rows.append({"stage": "validate_records", "families": n, "seconds": r["validate_only_s"],
-                     "peak_gib": r["peak_rss_gib"], "note": f"{r['valid']:,} valid families"})
+        rows.append(
+            {
+                "stage": "validate_records",
+                "families": n,
+                "seconds": r["validate_only_s"],
+                "peak_gib": r["peak_rss_gib"],
+                "note": f"{r['valid']:,} valid families",
+            }
+        )
         r = measure(features, path)
-        rows.append({"stage": "features fit", "families": n, "seconds": r["fit_s"], "peak_gib": r["peak_rss_gib"],
-                     "note": "PMTFeatureBuilder.fit"})
-        rows.append({"stage": "features transform", "families": n, "seconds": r["transform_s"], "peak_gib": r["peak_rss_gib"],
-                     "note": f"float32 matrix, {r['features']} features (peak of validate+fit+transform)"})
+        rows.append(
+            {
+                "stage": "features fit",
+                "families": n,
+                "seconds": r["fit_s"],
+                "peak_gib": r["peak_rss_gib"],
+                "note": "PMTFeatureBuilder.fit",
+            }
+        )
+        rows.append(
+            {
+                "stage": "features transform",
+                "families": n,
+                "seconds": r["transform_s"],
+                "peak_gib": r["peak_rss_gib"],
+                "note": f"float32 matrix, {r['features']} features (peak of validate+fit+transform)",
+            }
+        )
         print(table(rows[-4:]), flush=True)
     print()
     print(table(rows))

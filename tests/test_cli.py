@@ -10,13 +10,38 @@ runner = CliRunner()
 
 
 def test_synth_then_validate(tmp_path):
-    res = runner.invoke(app, ["synth", "--families", "500", "--seed", "2", "--out", str(tmp_path / "reg"),
-                              "--defect-rate", "0.05", "--reference-date", "2025-07-01"])
+    res = runner.invoke(
+        app,
+        [
+            "synth",
+            "--families",
+            "500",
+            "--seed",
+            "2",
+            "--out",
+            str(tmp_path / "reg"),
+            "--defect-rate",
+            "0.05",
+            "--reference-date",
+            "2025-07-01",
+        ],
+    )
     assert res.exit_code == 0, res.output
     truth = pd.read_parquet(tmp_path / "reg" / "truth.parquet")
-    res = runner.invoke(app, ["validate", "--families", str(tmp_path / "reg" / "families.parquet"),
-                              "--members", str(tmp_path / "reg" / "members.parquet"), "--out", str(tmp_path / "v"),
-                              "--reference-date", "2025-07-01"])
+    res = runner.invoke(
+        app,
+        [
+            "validate",
+            "--families",
+            str(tmp_path / "reg" / "families.parquet"),
+            "--members",
+            str(tmp_path / "reg" / "members.parquet"),
+            "--out",
+            str(tmp_path / "v"),
+            "--reference-date",
+            "2025-07-01",
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert "quarantined" in res.output and "problems by rule" in res.output
     q = pd.read_csv(tmp_path / "v" / "quarantine.csv", encoding="utf-8-sig", dtype=str)
@@ -28,9 +53,22 @@ def test_synth_then_validate(tmp_path):
 
 def test_unusable_input_exits_2_without_traceback(tmp_path):
     (tmp_path / "f.csv").write_text("a,b\n1,2\n")
-    proc = subprocess.run([sys.executable, "-m", "pkh_targeting", "validate", "--families", str(tmp_path / "f.csv"),
-                           "--members", str(tmp_path / "f.csv"), "--out", str(tmp_path / "o")],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pkh_targeting",
+            "validate",
+            "--families",
+            str(tmp_path / "f.csv"),
+            "--members",
+            str(tmp_path / "f.csv"),
+            "--out",
+            str(tmp_path / "o"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     assert proc.stderr.startswith("error:") and "misses" in proc.stderr
@@ -38,20 +76,59 @@ def test_unusable_input_exits_2_without_traceback(tmp_path):
 
 def test_train_then_score(tmp_path):
     for n, seed in ((6000, 31), (800, 32)):
-        res = runner.invoke(app, ["synth", "-n", str(n), "--seed", str(seed), "--out", str(tmp_path / f"r{seed}"),
-                                  "--reference-date", "2025-07-01"])
+        res = runner.invoke(
+            app,
+            [
+                "synth",
+                "-n",
+                str(n),
+                "--seed",
+                str(seed),
+                "--out",
+                str(tmp_path / f"r{seed}"),
+                "--reference-date",
+                "2025-07-01",
+            ],
+        )
         assert res.exit_code == 0, res.output
     cfg = tmp_path / "train.yaml"
     cfg.write_text("cv: {n_splits: 3}\n")
-    res = runner.invoke(app, ["train", "--families", str(tmp_path / "r31" / "families.parquet"),
-                              "--members", str(tmp_path / "r31" / "members.parquet"), "--config", str(cfg),
-                              "--out", str(tmp_path / "model"), "--reference-date", "2025-07-01", "--no-tracking"])
+    res = runner.invoke(
+        app,
+        [
+            "train",
+            "--families",
+            str(tmp_path / "r31" / "families.parquet"),
+            "--members",
+            str(tmp_path / "r31" / "members.parquet"),
+            "--config",
+            str(cfg),
+            "--out",
+            str(tmp_path / "model"),
+            "--reference-date",
+            "2025-07-01",
+            "--no-tracking",
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert res.output.strip().splitlines()[-1] == str((tmp_path / "model").resolve())
-    res = runner.invoke(app, ["score", "--model", str(tmp_path / "model"),
-                              "--families", str(tmp_path / "r32" / "families.parquet"),
-                              "--members", str(tmp_path / "r32" / "members.parquet"), "--out", str(tmp_path / "s"),
-                              "--reference-date", "2025-07-01", "--no-tracking"])
+    res = runner.invoke(
+        app,
+        [
+            "score",
+            "--model",
+            str(tmp_path / "model"),
+            "--families",
+            str(tmp_path / "r32" / "families.parquet"),
+            "--members",
+            str(tmp_path / "r32" / "members.parquet"),
+            "--out",
+            str(tmp_path / "s"),
+            "--reference-date",
+            "2025-07-01",
+            "--no-tracking",
+        ],
+    )
     assert res.exit_code == 0, res.output
     scores = pd.read_parquet(tmp_path / "s" / "scores.parquet")
     assert len(scores) == 800 and scores.p_eligible.between(0, 1).all()
@@ -59,6 +136,7 @@ def test_train_then_score(tmp_path):
 
 
 def test_score_with_a_missing_model_exits_2(tmp_path):
-    res = runner.invoke(app, ["score", "--model", str(tmp_path / "nope"), "--families", "f.csv", "--members", "m.csv",
-                              "--no-tracking"])
+    res = runner.invoke(
+        app, ["score", "--model", str(tmp_path / "nope"), "--families", "f.csv", "--members", "m.csv", "--no-tracking"]
+    )
     assert res.exit_code == 2

@@ -1,11 +1,19 @@
 import numpy as np
-import pandas as pd
 import pytest
 
 from pkh_targeting.exceptions import SmallGroupWarning
-from pkh_targeting.metrics import (bootstrap_ci, calibration_summary, group_errors, pmt_accuracy_table,
-                                   precision_at, ranking_table, recall_at, reliability_table, standard_groups,
-                                   targeting_errors)
+from pkh_targeting.metrics import (
+    bootstrap_ci,
+    calibration_summary,
+    group_errors,
+    pmt_accuracy_table,
+    precision_at,
+    ranking_table,
+    recall_at,
+    reliability_table,
+    standard_groups,
+    targeting_errors,
+)
 
 
 def test_targeting_errors_by_hand():
@@ -13,8 +21,8 @@ def test_targeting_errors_by_hand():
     eligible = np.arange(10) < 4
     receives = (np.arange(10) >= 2) & (np.arange(10) < 6)
     e = targeting_errors(eligible, receives)
-    assert e["leakage"] == 2 / 4            # 4, 5 receive but are not eligible
-    assert e["undercoverage"] == 2 / 4      # 0, 1 eligible but excluded
+    assert e["leakage"] == 2 / 4  # 4, 5 receive but are not eligible
+    assert e["undercoverage"] == 2 / 4  # 0, 1 eligible but excluded
     assert e["inclusion_error_rate"] == 2 / 6  # of the 6 not eligible, 2 receive
     assert e["exclusion_error_rate"] == 2 / 4
     assert e["mistargeting_rate"] == 4 / 10
@@ -68,8 +76,14 @@ def test_group_errors_keep_and_flag_small_groups(small_registry):
     groups = standard_groups(reg.families, reg.members)
     assert list(groups.columns) == ["province", "area", "female_headed", "elderly_headed", "disabled_member"]
     with pytest.warns(SmallGroupWarning, match="too small"):
-        out = group_errors(reg.truth.eligible, reg.truth.receives_pkh, groups, min_group_size=30,
-                           clusters=reg.families.village_code, n_boot=50)
+        out = group_errors(
+            reg.truth.eligible,
+            reg.truth.receives_pkh,
+            groups,
+            min_group_size=30,
+            clusters=reg.families.village_code,
+            n_boot=50,
+        )
     assert out.too_small.any() and (~out.too_small).any()
     assert set(out.group) == set(groups.columns)  # nothing dropped
     big = out[~out.too_small]

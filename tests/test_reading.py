@@ -37,10 +37,13 @@ def test_round_trip(fmt, small_registry, tmp_path):
     fam, mem = _roundtrip(small_registry, tmp_path, fmt)
     res = validate_records(fam, mem, reference_date=small_registry.reference_date)
     assert res.quarantine.empty
-    pd.testing.assert_frame_equal(res.families.reset_index(drop=True),
-                                  validate_records(small_registry.families, small_registry.members,
-                                                   reference_date=REF).families.reset_index(drop=True),
-                                  check_dtype=True)
+    pd.testing.assert_frame_equal(
+        res.families.reset_index(drop=True),
+        validate_records(small_registry.families, small_registry.members, reference_date=REF).families.reset_index(
+            drop=True
+        ),
+        check_dtype=True,
+    )
     assert len(res.members) == len(small_registry.members)
 
 

@@ -8,8 +8,14 @@ from pkh_targeting.rules import Rules, is_eligible
 
 def members(*people):
     """Members of family A from (age, extra fields) pairs."""
-    base = {"family_id": "A", "pregnant": False, "severe_disability": False, "school_participation": 3,
-            "school_level": None, "sex": 1}
+    base = {
+        "family_id": "A",
+        "pregnant": False,
+        "severe_disability": False,
+        "school_participation": 3,
+        "school_level": None,
+        "sex": 1,
+    }
     return pd.DataFrame([{**base, "age": age, **extra} for age, extra in people])
 
 
@@ -56,9 +62,13 @@ def test_cap_can_be_switched_off():
 
 def test_benefits_add_up_over_families():
     fam = pd.DataFrame({"family_id": ["A", "B", "C"]})
-    mem = pd.concat([members((30, {"pregnant": True, "sex": 2}), (4, {})),
-                     members((75, {}), (72, {})).assign(family_id="B"),
-                     members((40, {})).assign(family_id="C")])
+    mem = pd.concat(
+        [
+            members((30, {"pregnant": True, "sex": 2}), (4, {})),
+            members((75, {}), (72, {})).assign(family_id="B"),
+            members((40, {})).assign(family_id="C"),
+        ]
+    )
     out = apply_rules(fam, mem)
     assert out.benefit_rp.tolist() == [6_000_000, 2_400_000, 0]
     assert out.has_component.tolist() == [True, True, False]
@@ -92,6 +102,13 @@ def test_rules_reject_unknown_keys_and_are_frozen(tmp_path):
 def test_builtin_rules_match_the_domain_amounts():
     r = load_rules("pkh-2025")
     amounts = {k: c.amount_rp for k, c in r.components.items()}
-    assert amounts == {"pregnant": 3_000_000, "early_childhood": 3_000_000, "school_sma": 2_000_000,
-                       "school_smp": 1_500_000, "school_sd": 900_000, "disability": 2_400_000, "elderly": 2_400_000}
+    assert amounts == {
+        "pregnant": 3_000_000,
+        "early_childhood": 3_000_000,
+        "school_sma": 2_000_000,
+        "school_smp": 1_500_000,
+        "school_sd": 900_000,
+        "disability": 2_400_000,
+        "elderly": 2_400_000,
+    }
     assert (r.version, r.desil_cutoff, r.component_cap) == ("pkh-2025", 4, 4)

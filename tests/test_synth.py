@@ -41,8 +41,14 @@ def test_calibration_moments(big):
     assert 0.40 <= undercoverage <= 0.55
     assert 0.20 <= leakage <= 0.40
     assert set(t.error_mechanism.dropna()) == {
-        "stale_ranking", "never_registered", "local_discretion", "capture", "graduation_not_processed",
-        "proxy_means_error", "quota"}
+        "stale_ranking",
+        "never_registered",
+        "local_discretion",
+        "capture",
+        "graduation_not_processed",
+        "proxy_means_error",
+        "quota",
+    }
     assert (t.desil.value_counts(normalize=True) - 0.1).abs().max() < 0.002
 
 
@@ -63,7 +69,8 @@ def test_outcome_samples_are_as_an_office_has_them(big):
     surveyed = f.consumption_per_capita.notna()
     assert surveyed.mean() == pytest.approx(0.04, abs=0.005)
     assert f.consumption_per_capita[surveyed].median() == pytest.approx(
-        t.consumption_per_capita.median(), rel=0.05)  # a random sample
+        t.consumption_per_capita.median(), rel=0.05
+    )  # a random sample
     assert (f.consumption_per_capita[surveyed] == t.consumption_per_capita[surveyed]).all()
 
 

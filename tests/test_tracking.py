@@ -1,6 +1,5 @@
 """MLflow tracking with real stores: the embedded SQLite store and a real `mlflow server` process."""
 
-import os
 import socket
 import subprocess
 import sys
@@ -45,10 +44,40 @@ def _cli(*args):
 
 
 def _train_and_score(train_dir, batch_dir, out, *extra):
-    out_train = _cli("train", "--families", train_dir / "families.parquet", "--members", train_dir / "members.parquet",
-                     "--register", "pkh", "--out", out / "model", "--reference-date", REF, "--config", _fast_config(out), *extra)
-    out_score = _cli("score", "--model", "models:/pkh@champion", "--families", batch_dir / "families.parquet",
-                     "--members", batch_dir / "members.parquet", "--out", out / "scores", "--reference-date", REF, *extra)
+    out_train = _cli(
+        "train",
+        "--families",
+        train_dir / "families.parquet",
+        "--members",
+        train_dir / "members.parquet",
+        "--register",
+        "pkh",
+        "--out",
+        out / "model",
+        "--reference-date",
+        REF,
+        "--config",
+        _fast_config(out),
+        "--holdout-families",
+        batch_dir / "families.parquet",
+        "--holdout-members",
+        batch_dir / "members.parquet",
+        *extra,
+    )
+    out_score = _cli(
+        "score",
+        "--model",
+        "models:/pkh@champion",
+        "--families",
+        batch_dir / "families.parquet",
+        "--members",
+        batch_dir / "members.parquet",
+        "--out",
+        out / "scores",
+        "--reference-date",
+        REF,
+        *extra,
+    )
     return out_train, out_score
 
 
@@ -70,15 +99,26 @@ def test_embedded_store_records_training_and_scoring(store, registries):
     assert run.data.tags["rules_version"] == "pkh-2025" and len(run.data.tags["data_sha256"]) == 64
     assert run.data.params["config.calibration"] == "isotonic"
     assert 0.5 < run.data.metrics["cv.survey_auc"] <= 1 and "cv.survey_auc_low" in run.data.metrics
+    assert 0.5 < run.data.metrics["holdout.verification_auc"] <= 1 and "holdout.survey_brier" in run.data.metrics
     arts = {a.path for a in client.list_artifacts(run.info.run_id)} | {
-        a.path for d in ("plots", "data", "features", "metrics") for a in client.list_artifacts(run.info.run_id, d)}
-    assert {"model_card.md", "plots/calibration.png", "plots/shap_beeswarm.png", "data/fingerprint.json",
-            "features/feature_dictionary.csv", "metrics/groups.csv"} <= arts
+        a.path for d in ("plots", "data", "features", "metrics") for a in client.list_artifacts(run.info.run_id, d)
+    }
+    assert {
+        "model_card.md",
+        "plots/calibration.png",
+        "plots/shap_beeswarm.png",
+        "data/fingerprint.json",
+        "features/feature_dictionary.csv",
+        "metrics/groups.csv",
+    } <= arts
     card = Path(mlflow.artifacts.download_artifacts(run_id=run.info.run_id, artifact_path="model_card.md")).read_text()
     assert "## Intended use" in card and "## Groups" in card
     # the registered version carries tags and aliases
     mv = client.get_model_version_by_alias("pkh", "champion")
-    assert mv.tags["rules_version"] == "pkh-2025" and client.get_model_version_by_alias("pkh", "challenger").version == mv.version
+    assert (
+        mv.tags["rules_version"] == "pkh-2025"
+        and client.get_model_version_by_alias("pkh", "challenger").version == mv.version
+    )
     # the scored batch is its own run, linked to the model version
     scoring = client.search_runs([client.get_experiment_by_name("pkh-targeting-scoring").experiment_id])[0]
     assert scoring.data.tags["model_version"] == "pkh/1"
@@ -86,7 +126,9 @@ def test_embedded_store_records_training_and_scoring(store, registries):
     assert scoring.data.metrics["families_scored"] + scoring.data.metrics["families_quarantined"] == 800
     hashes = mlflow.artifacts.load_dict(f"runs:/{scoring.info.run_id}/batch/output_sha256.json")
     assert hashes["scores.parquet"] == tracking.file_sha256(store / "scores" / "scores.parquet")
-    drift = pd.read_csv(mlflow.artifacts.download_artifacts(run_id=scoring.info.run_id, artifact_path="batch/drift_psi.csv"))
+    drift = pd.read_csv(
+        mlflow.artifacts.download_artifacts(run_id=scoring.info.run_id, artifact_path="batch/drift_psi.csv")
+    )
     assert (drift.psi >= 0).all() and len(drift) > 100
     scores = pd.read_parquet(store / "scores" / "scores.parquet")
     assert (scores.model_version == "pkh/1").all()
@@ -126,7 +168,9 @@ def test_refusals(store, registries):
         tracking.check_batch(model, "pkh-2026")
     model.feature_names_ = [*model.feature_names_, "n_solar_panels"]
     with pytest.raises(SchemaError, match="n_solar_panels"):
-        model.score(train.families.head(50), train.members[train.members.family_id.isin(train.families.family_id.head(50))])
+        model.score(
+            train.families.head(50), train.members[train.members.family_id.isin(train.families.family_id.head(50))]
+        )
 
 
 def test_server_that_is_down_fails_fast():
@@ -146,9 +190,22 @@ def _free_port():
 @pytest.fixture
 def mlflow_server(tmp_path):
     port = _free_port()
-    cmd = [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
-           "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}",
-           "--artifacts-destination", (tmp_path / "server-artifacts").as_uri(), "--workers", "1"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "mlflow",
+        "server",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--backend-store-uri",
+        f"sqlite:///{tmp_path / 'server.db'}",
+        "--artifacts-destination",
+        (tmp_path / "server-artifacts").as_uri(),
+        "--workers",
+        "1",
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tmp_path)
     uri = f"http://127.0.0.1:{port}"
     try:

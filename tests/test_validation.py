@@ -1,5 +1,4 @@
 import numpy as np
-import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -29,6 +28,7 @@ def _set(table, column, value, row=0):
         df = fam if table == "families" else mem
         df[column] = df[column].astype(object)
         df.loc[row, column] = value
+
     return corrupt
 
 
@@ -82,7 +82,13 @@ def test_problem_row_names_column_value_and_key(two_families):
     fam.loc[1, "floor_material"] = 12
     res = validate_records(fam, mem, reference_date=REF)
     row = res.quarantine.query("rule == 'codes'").iloc[0]
-    assert (row.table, row.row, row.family_id, row.column, row.value) == ("families", 1, "KK-002", "floor_material", "12")
+    assert (row.table, row.row, row.family_id, row.column, row.value) == (
+        "families",
+        1,
+        "KK-002",
+        "floor_material",
+        "12",
+    )
     assert "303" in row.message and "ceramic" in row.message
     assert list(res.families.family_id) == ["KK-001"]
     assert set(res.quarantine.query("table == 'members'").rule) == {"invalid_family"}
@@ -121,7 +127,12 @@ def test_messy_export_values_are_coerced(family):
     fam, mem = family
     fam = fam.astype(object)
     fam.loc[0, ["urban", "has_car", "receives_pkh", "floor_material", "village_code"]] = [
-        "Ya", "Tidak", "1", "06", 3273010001.0]
+        "Ya",
+        "Tidak",
+        "1",
+        "06",
+        3273010001.0,
+    ]
     mem = mem.astype(object)
     mem["pregnant"] = ["false", "FALSE", 0]
     mem["age"] = ["40", "34", "8.0"]

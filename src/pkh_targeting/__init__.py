@@ -4,13 +4,12 @@ __version__ = "0.1.0"
 
 from .exceptions import DataQualityWarning, SchemaError, SmallGroupWarning
 from .features import PMTFeatureBuilder, build_pmt_features
-from .reading import read_records, read_table
 from .modeling import TargetingModel, WelfareModel
+from .reading import read_records, read_table
 from .rules import Rules, apply_rules, load_rules
 from .schema import load_contract
 from .synth import Registry, generate_registry
 from .validation import ValidationResult, validate_records
-
 
 __all__ = [
     "DataQualityWarning",

@@ -61,7 +61,9 @@ def synth(
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("data/synthetic"),
     defect_rate: Annotated[float, typer.Option(min=0, max=1, help="Share of families with injected defects.")] = 0.0,
-    reference_date: Annotated[str | None, typer.Option(help="Date ages refer to (YYYY-MM-DD); today by default.")] = None,
+    reference_date: Annotated[
+        str | None, typer.Option(help="Date ages refer to (YYYY-MM-DD); today by default.")
+    ] = None,
 ):
     """Generate a synthetic registry: families, members and truth as Parquet."""
     from .synth import generate_registry
@@ -84,7 +86,9 @@ def validate(
     families: Annotated[Path, typer.Option(help="Families table (.csv, .parquet, .xlsx).")],
     members: Annotated[Path, typer.Option(help="Members table (.csv, .parquet, .xlsx).")],
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("validated"),
-    reference_date: Annotated[str | None, typer.Option(help="Date ages refer to (YYYY-MM-DD); today by default.")] = None,
+    reference_date: Annotated[
+        str | None, typer.Option(help="Date ages refer to (YYYY-MM-DD); today by default.")
+    ] = None,
 ):
     """Validate records against the data contract; write valid rows and quarantine.csv."""
     from .outputs import write_csv, write_parquet
@@ -101,7 +105,10 @@ def validate(
     console.print(f"valid records and quarantine.csv written to [bold]{out}[/]")
 
 
-TrackingUri = Annotated[str | None, typer.Option(help="MLflow tracking URI; MLFLOW_TRACKING_URI or the embedded store under models/ by default.")]
+TrackingUri = Annotated[
+    str | None,
+    typer.Option(help="MLflow tracking URI; MLFLOW_TRACKING_URI or the embedded store under models/ by default."),
+]
 NoTracking = Annotated[bool, typer.Option("--no-tracking", help="Do not record the run in MLflow.")]
 
 
@@ -112,10 +119,18 @@ def train(
     members: Annotated[Path, typer.Option(help="Members table.")],
     config: Annotated[Path | None, typer.Option(help="Training config YAML; configs/train.yaml by default.")] = None,
     out: Annotated[Path, typer.Option(help="Folder for the saved model.")] = Path("models/latest"),
-    register: Annotated[str | None, typer.Option(help="Register the model under this name (alias challenger; champion if none yet).")] = None,
+    register: Annotated[
+        str | None, typer.Option(help="Register the model under this name (alias challenger; champion if none yet).")
+    ] = None,
+    holdout_families: Annotated[
+        Path | None, typer.Option(help="Held-out labelled families for held-out metrics.")
+    ] = None,
+    holdout_members: Annotated[Path | None, typer.Option(help="Members of the held-out families.")] = None,
     tracking_uri: TrackingUri = None,
     no_tracking: NoTracking = False,
-    reference_date: Annotated[str | None, typer.Option(help="Date ages refer to (YYYY-MM-DD); today by default.")] = None,
+    reference_date: Annotated[
+        str | None, typer.Option(help="Date ages refer to (YYYY-MM-DD); today by default.")
+    ] = None,
 ):
     """Train the targeting model; the last line printed is the model's folder, or its MLflow URI."""
     from . import tracking
@@ -131,7 +146,17 @@ def train(
         model = TargetingModel(config).fit(res.families, res.members, reference_date=_date(reference_date))
     if not no_tracking:
         with console.status(f"recording the run in MLflow ({uri})"):
-            record = tracking.log_training(model, res.families, res.members, register=register)
+            holdout = None
+            if holdout_families and holdout_members:
+                holdout = (*read_records(holdout_families, holdout_members),)
+            record = tracking.log_training(
+                model,
+                res.families,
+                res.members,
+                register=register,
+                holdout=holdout,
+                reference_date=_date(reference_date),
+            )
     path = model.save(out)
     summary = Table(title="training")
     summary.add_column("measure")
@@ -144,7 +169,9 @@ def train(
         console.print(str(path.resolve()), highlight=False, soft_wrap=True)
     else:
         console.print(f"MLflow run {record.run_id} in {uri}", highlight=False, soft_wrap=True)
-        final = f"models:/{record.registered_name}/{record.version}" if record.version else f"runs:/{record.run_id}/model"
+        final = (
+            f"models:/{record.registered_name}/{record.version}" if record.version else f"runs:/{record.run_id}/model"
+        )
         console.print(final, highlight=False, soft_wrap=True)
 
 
@@ -155,11 +182,15 @@ def score(
     families: Annotated[Path, typer.Option(help="Families table (.csv, .parquet, .xlsx).")],
     members: Annotated[Path, typer.Option(help="Members table.")],
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("scores"),
-    rules: Annotated[str | None, typer.Option(help="Rules version the batch is for; refused if the model's differs.")] = None,
+    rules: Annotated[
+        str | None, typer.Option(help="Rules version the batch is for; refused if the model's differs.")
+    ] = None,
     language: Annotated[str, typer.Option(help="Language of the reasons: id or en.")] = "id",
     tracking_uri: TrackingUri = None,
     no_tracking: NoTracking = False,
-    reference_date: Annotated[str | None, typer.Option(help="Date ages refer to (YYYY-MM-DD); today by default.")] = None,
+    reference_date: Annotated[
+        str | None, typer.Option(help="Date ages refer to (YYYY-MM-DD); today by default.")
+    ] = None,
 ):
     """Score a batch: write scores.parquet and quarantine.csv, and record the batch in MLflow."""
     from . import tracking
@@ -174,14 +205,19 @@ def score(
     with console.status("scoring"):
         res = loaded.score_records(fam, mem, reference_date=_date(reference_date), language=language)
     out.mkdir(parents=True, exist_ok=True)
-    outputs = [write_csv(res.quarantine, out / "quarantine.csv"), write_parquet(res.scores, out / "scores.parquet", index=False)]
+    outputs = [
+        write_csv(res.quarantine, out / "quarantine.csv"),
+        write_parquet(res.scores, out / "scores.parquet", index=False),
+    ]
     print_validation(res.validation)
     s = res.scores
-    console.print(f"scored {len(s):,} families with {loaded.model_version}: "
-                  f"{(s.error_type == 'inclusion').sum():,} beneficiaries (mean inclusion score "
-                  f"{s.error_score[s.error_type == 'inclusion'].mean():.3f}), "
-                  f"{(s.error_type == 'exclusion').sum():,} non-beneficiaries (mean exclusion score "
-                  f"{s.error_score[s.error_type == 'exclusion'].mean():.3f})")
+    console.print(
+        f"scored {len(s):,} families with {loaded.model_version}: "
+        f"{(s.error_type == 'inclusion').sum():,} beneficiaries (mean inclusion score "
+        f"{s.error_score[s.error_type == 'inclusion'].mean():.3f}), "
+        f"{(s.error_type == 'exclusion').sum():,} non-beneficiaries (mean exclusion score "
+        f"{s.error_score[s.error_type == 'exclusion'].mean():.3f})"
+    )
     if not no_tracking:
         import warnings
 
@@ -218,7 +254,9 @@ def main() -> None:  # pragma: no cover - console-script entry point
 @app.command()
 @_friendly
 def demo(
-    families: Annotated[int, typer.Option("--families", "-n", min=1000, help="Families in the training registry.")] = 20_000,
+    families: Annotated[
+        int, typer.Option("--families", "-n", min=1000, help="Families in the training registry.")
+    ] = 20_000,
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("demo-output"),
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
 ):
@@ -246,21 +284,29 @@ def demo(
     with console.status("training the targeting model (grouped cross-validation by regency)"):
         model = TargetingModel().fit(res.families, res.members, reference_date=reg.reference_date)
     with console.status("recording the model in MLflow and registering it"):
-        record = tracking.log_training(model, res.families, res.members, register="pkh-targeting-demo")
+        record = tracking.log_training(
+            model, res.families, res.members, register="pkh-targeting-demo", holdout=(batch.families, batch.members)
+        )
         model.save(out / "model")
     m = model.cv_metrics_
-    console.print(f"[green]✓[/] model pkh-targeting-demo version {record.version} (also in {out / 'model'}): "
-                  f"out-of-fold AUC on unseen regencies {m['survey_auc']:.3f} ({m['survey_auc_low']:.3f}-"
-                  f"{m['survey_auc_high']:.3f}), Brier {m['survey_brier']:.3f}")
+    console.print(
+        f"[green]✓[/] model pkh-targeting-demo version {record.version} (also in {out / 'model'}): "
+        f"out-of-fold AUC on unseen regencies {m['survey_auc']:.3f} ({m['survey_auc_low']:.3f}-"
+        f"{m['survey_auc_high']:.3f}), Brier {m['survey_brier']:.3f}"
+    )
     with console.status("scoring the new batch with the champion"):
         champion = tracking.load_model("models:/pkh-targeting-demo@champion")
         scored = champion.score_records(batch.families, batch.members, reference_date=batch.reference_date)
-        outputs = [write_parquet(scored.scores, out / "scores.parquet", index=False),
-                   write_csv(scored.quarantine, out / "new-batch-quarantine.csv")]
+        outputs = [
+            write_parquet(scored.scores, out / "scores.parquet", index=False),
+            write_csv(scored.quarantine, out / "new-batch-quarantine.csv"),
+        ]
         run_id, _ = tracking.log_scoring(champion, scored, outputs)
     s = scored.scores
-    console.print(f"[green]✓[/] scored {len(s):,} families with {champion.model_version} "
-                  f"({len(scored.quarantine)} quarantine rows) -> {out / 'scores.parquet'}; MLflow run {run_id}")
+    console.print(
+        f"[green]✓[/] scored {len(s):,} families with {champion.model_version} "
+        f"({len(scored.quarantine)} quarantine rows) -> {out / 'scores.parquet'}; MLflow run {run_id}"
+    )
     summary = Table(title="likely errors in the new batch")
     for col in ("list", "families", "mean score", "score >= 0.5"):
         summary.add_column(col, justify="right" if col != "list" else "left")

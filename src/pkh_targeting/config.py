@@ -35,8 +35,9 @@ class WelfareConfig(_Frozen):
     """How survey consumption is turned into the welfare criterion."""
 
     kind: Literal["stacked", "lightgbm", "ols"] = "stacked"
-    lightgbm: LightGBMParams = LightGBMParams(n_estimators=250, learning_rate=0.07, num_leaves=7, max_depth=3,
-                                              min_child_samples=50)
+    lightgbm: LightGBMParams = LightGBMParams(
+        n_estimators=250, learning_rate=0.07, num_leaves=7, max_depth=3, min_child_samples=50
+    )
     poverty_line: dict[str, float] = Field(
         default={"urban": 629_561, "rural": 580_349},
         description="consumption is divided by the line of its area before ranking (BPS, March 2025)",
@@ -57,8 +58,9 @@ class TrainConfig(_Frozen):
     monotone_welfare: bool = Field(default=True, description="eligibility can only fall as estimated welfare rises")
     calibration: Literal["isotonic", "sigmoid"] = "isotonic"
     cv: CVConfig = CVConfig()
-    selection_weight_clip: float = Field(default=0.99, gt=0.5, le=1.0,
-                                         description="quantile at which inverse verification weights are clipped")
+    selection_weight_clip: float = Field(
+        default=0.99, gt=0.5, le=1.0, description="quantile at which inverse verification weights are clipped"
+    )
     seed: int = 0
     n_jobs: int = Field(default=2, ge=1)
 
@@ -66,7 +68,10 @@ class TrainConfig(_Frozen):
 def load_config(path: str | Path | None = None) -> TrainConfig:
     """Read a training config (YAML); the built-in ``configs/train.yaml`` without a path."""
     if path is None:
-        text, source = resources.files("pkh_targeting.configs").joinpath("train.yaml").read_text("utf-8"), "configs/train.yaml"
+        text, source = (
+            resources.files("pkh_targeting.configs").joinpath("train.yaml").read_text("utf-8"),
+            "configs/train.yaml",
+        )
     else:
         text, source = Path(path).read_text("utf-8"), str(path)
     try:

@@ -23,7 +23,6 @@ from scipy.special import logit
 from scipy.stats import norm
 
 from .features._blocks import ASSET_ITEMS
-from .modeling._targeting import STATUS_FEATURES
 
 LANGUAGES = ("id", "en")
 STATUS_CONCEPTS = {"receives_pkh": "PKH status (501b)", "receives_sembako": "Sembako (501a)"}
@@ -32,8 +31,11 @@ WELFARE_CONCEPT = "welfare estimate"
 
 def load_templates(path=None) -> dict:
     """Reason templates (``configs/reasons.yaml`` by default), read with a safe loader."""
-    text = Path(path).read_text("utf-8") if path else resources.files("pkh_targeting.configs").joinpath(
-        "reasons.yaml").read_text("utf-8")
+    text = (
+        Path(path).read_text("utf-8")
+        if path
+        else resources.files("pkh_targeting.configs").joinpath("reasons.yaml").read_text("utf-8")
+    )
     return yaml.safe_load(text)
 
 
@@ -190,8 +192,14 @@ class Explainer:
         for concept in self.global_importance(X).index[:top]:
             if values[concept].isna().all():
                 continue
-            shap.dependence_plot(concept, folded.to_numpy(), values, feature_names=list(folded.columns),
-                                 interaction_index=None, show=False)
+            shap.dependence_plot(
+                concept,
+                folded.to_numpy(),
+                values,
+                feature_names=list(folded.columns),
+                interaction_index=None,
+                show=False,
+            )
             plt.ylabel("contribution to log-odds of eligibility")
             slug = "".join(ch if ch.isalnum() else "_" for ch in concept).strip("_")
             paths.append(out / f"shap_dependence_{slug}.png")

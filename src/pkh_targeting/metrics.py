@@ -76,12 +76,21 @@ def pmt_accuracy_table(consumption, predicted, *, cutoffs=WB_CUTOFFS, weights=No
     for q in cutoffs:
         line = _wquantile(c, w, q / 100)
         poor = c <= line
-        for method, targeted in (("fixed poverty line", p <= line), ("fixed poverty rate", p <= _wquantile(p, w, q / 100))):
+        for method, targeted in (
+            ("fixed poverty line", p <= line),
+            ("fixed poverty rate", p <= _wquantile(p, w, q / 100)),
+        ):
             err = targeting_errors(poor, targeted, weights=w)
-            rows.append({"cutoff_percentile": q, "method": method,
-                         "accuracy": _share(w[poor == targeted].sum(), w.sum()),
-                         "undercoverage": err["undercoverage"], "leakage": err["leakage"],
-                         "targeted_share": err["coverage_share"]})
+            rows.append(
+                {
+                    "cutoff_percentile": q,
+                    "method": method,
+                    "accuracy": _share(w[poor == targeted].sum(), w.sum()),
+                    "undercoverage": err["undercoverage"],
+                    "leakage": err["leakage"],
+                    "targeted_share": err["coverage_share"],
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -121,8 +130,11 @@ def reliability_table(y, p, *, n_bins: int = 10) -> pd.DataFrame:
     """Observed frequency against mean predicted probability in equal-width bins, with counts."""
     y, p = np.asarray(y, float), np.asarray(p, float)
     bins = np.clip((p * n_bins).astype(int), 0, n_bins - 1)
-    df = pd.DataFrame({"bin": bins, "y": y, "p": p}).groupby("bin").agg(
-        mean_predicted=("p", "mean"), observed=("y", "mean"), n=("y", "size"))
+    df = (
+        pd.DataFrame({"bin": bins, "y": y, "p": p})
+        .groupby("bin")
+        .agg(mean_predicted=("p", "mean"), observed=("y", "mean"), n=("y", "size"))
+    )
     df.index = [f"{b / n_bins:.1f}-{(b + 1) / n_bins:.1f}" for b in df.index]
     return df
 
@@ -160,8 +172,12 @@ def bootstrap_ci(metric, *arrays, clusters=None, n_boot: int = 200, alpha: float
         with np.errstate(all="ignore"):
             stats.append(metric(*(a[idx] for a in arrays)))
     stats = np.asarray(stats, float)
-    return {"estimate": float(metric(*arrays)), "low": float(np.nanquantile(stats, alpha / 2)),
-            "high": float(np.nanquantile(stats, 1 - alpha / 2)), "n_boot": n_boot}
+    return {
+        "estimate": float(metric(*arrays)),
+        "low": float(np.nanquantile(stats, alpha / 2)),
+        "high": float(np.nanquantile(stats, 1 - alpha / 2)),
+        "n_boot": n_boot,
+    }
 
 
 def feature_bins(values, n_bins: int = 10) -> dict:
@@ -205,17 +221,28 @@ def standard_groups(families: pd.DataFrame, members: pd.DataFrame) -> pd.DataFra
     head = m[m["relationship"] == 1].drop_duplicates("family_id").set_index("family_id")
     ids = families["family_id"].to_numpy()
     disabled = m.groupby("family_id")["severe_disability"].any().reindex(ids, fill_value=False)
-    return pd.DataFrame({
-        "province": families["province_code"].to_numpy(),
-        "area": np.where(families["urban"].to_numpy(dtype=bool), "urban", "rural"),
-        "female_headed": (head["sex"].reindex(ids) == 2).to_numpy(),
-        "elderly_headed": (head["age"].reindex(ids) >= 60).to_numpy(),
-        "disabled_member": disabled.to_numpy(dtype=bool),
-    }, index=pd.Index(ids, name="family_id"))
+    return pd.DataFrame(
+        {
+            "province": families["province_code"].to_numpy(),
+            "area": np.where(families["urban"].to_numpy(dtype=bool), "urban", "rural"),
+            "female_headed": (head["sex"].reindex(ids) == 2).to_numpy(),
+            "elderly_headed": (head["age"].reindex(ids) >= 60).to_numpy(),
+            "disabled_member": disabled.to_numpy(dtype=bool),
+        },
+        index=pd.Index(ids, name="family_id"),
+    )
 
 
-def group_errors(eligible, receives, groups: pd.DataFrame, *, min_group_size: int = 50, clusters=None,
-                 n_boot: int = 200, seed: int = 0) -> pd.DataFrame:
+def group_errors(
+    eligible,
+    receives,
+    groups: pd.DataFrame,
+    *,
+    min_group_size: int = 50,
+    clusters=None,
+    n_boot: int = 200,
+    seed: int = 0,
+) -> pd.DataFrame:
     """Leakage and undercoverage per group (fairlearn MetricFrame), with cluster-bootstrap intervals.
 
     Groups with fewer than ``min_group_size`` beneficiaries or eligible families are kept, marked
@@ -228,15 +255,26 @@ def group_errors(eligible, receives, groups: pd.DataFrame, *, min_group_size: in
     rows, small = [], []
     for col in groups.columns:
         values = groups[col].to_numpy()
-        mf = MetricFrame(metrics={"leakage": leak, "undercoverage": under}, y_true=e, y_pred=r,
-                         sensitive_features=pd.Series(values, name=col))
+        mf = MetricFrame(
+            metrics={"leakage": leak, "undercoverage": under},
+            y_true=e,
+            y_pred=r,
+            sensitive_features=pd.Series(values, name=col),
+        )
         for level, vals in mf.by_group.iterrows():
             mask = values == level
             n_ben, n_el = int(r[mask].sum()), int(e[mask].sum())
             too_small = min(n_ben, n_el) < min_group_size
-            row = {"group": col, "level": str(level), "families": int(mask.sum()), "beneficiaries": n_ben,
-                   "eligible": n_el, "leakage": vals["leakage"], "undercoverage": vals["undercoverage"],
-                   "too_small": too_small}
+            row = {
+                "group": col,
+                "level": str(level),
+                "families": int(mask.sum()),
+                "beneficiaries": n_ben,
+                "eligible": n_el,
+                "leakage": vals["leakage"],
+                "undercoverage": vals["undercoverage"],
+                "too_small": too_small,
+            }
             if too_small:
                 small.append(f"{col}={level}")
                 row.update(leakage_low=np.nan, leakage_high=np.nan, undercoverage_low=np.nan, undercoverage_high=np.nan)
@@ -246,6 +284,10 @@ def group_errors(eligible, receives, groups: pd.DataFrame, *, min_group_size: in
                     row.update({f"{name}_low": ci["low"], f"{name}_high": ci["high"]})
             rows.append(row)
     if small:
-        warnings.warn(f"groups too small to judge (under {min_group_size} beneficiaries or eligible families): "
-                      + ", ".join(small), SmallGroupWarning, stacklevel=2)
+        warnings.warn(
+            f"groups too small to judge (under {min_group_size} beneficiaries or eligible families): "
+            + ", ".join(small),
+            SmallGroupWarning,
+            stacklevel=2,
+        )
     return pd.DataFrame(rows)

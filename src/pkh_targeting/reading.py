@@ -11,7 +11,10 @@ import pandas as pd
 from .exceptions import DataQualityWarning, SchemaError
 from .schema import column_aliases, load_contract
 
-_SHEET_NAMES = {"families": ("families", "keluarga", "family"), "members": ("members", "anggota", "art", "anggota_keluarga")}
+_SHEET_NAMES = {
+    "families": ("families", "keluarga", "family"),
+    "members": ("members", "anggota", "art", "anggota_keluarga"),
+}
 
 
 def _normalize_header(name) -> str:
@@ -50,13 +53,18 @@ def _missing_message(source: str, table: str, missing: list, received: list) -> 
     other = "members" if table == "families" else "families"
     shown = ", ".join(missing[:8]) + (f" and {len(missing) - 8} more" if len(missing) > 8 else "")
     lines = [f"{source}: the {table} table misses {len(missing)} required column(s): {shown}."]
-    if len(missing) > len(contract[table].required) / 2 and sum(c in contract[other].columns for c in received) > len(received) / 2:
+    if (
+        len(missing) > len(contract[table].required) / 2
+        and sum(c in contract[other].columns for c in received) > len(received) / 2
+    ):
         lines.append(f"This file looks like the {other} table: check the order of the files.")
     elif len(missing) + len(extra) <= 20:
         lines.append("Expected (-) vs received (+):")
         lines += [f"- {c}" for c in missing] + [f"+ {c}" for c in extra]
-    lines.append("Rename columns to the contract's names (contract/household_records.yaml) or to a "
-                 "documented alias (contract/aliases.yaml).")
+    lines.append(
+        "Rename columns to the contract's names (contract/household_records.yaml) or to a "
+        "documented alias (contract/aliases.yaml)."
+    )
     return "\n".join(lines)
 
 

@@ -80,7 +80,9 @@ def _member_eligibility(members: pd.DataFrame, comp: Component) -> np.ndarray:
     return ok
 
 
-def apply_rules(families: pd.DataFrame, members: pd.DataFrame, rules: str | Path | Rules = DEFAULT_RULES) -> pd.DataFrame:
+def apply_rules(
+    families: pd.DataFrame, members: pd.DataFrame, rules: str | Path | Rules = DEFAULT_RULES
+) -> pd.DataFrame:
     """PKH components and yearly benefit of each family under ``rules``.
 
     A member counts for at most one component, the one worth most; each component counts at most

@@ -54,16 +54,20 @@ def configure(tracking_uri: str | None = None, *, root="models") -> str:
         try:
             urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=10).read()
         except OSError as exc:
-            raise ConnectionError(f"the MLflow tracking server at {uri} does not answer ({exc}). Start it, or point "
-                                  "--tracking-uri / MLFLOW_TRACKING_URI elsewhere (or use --no-tracking).") from exc
+            raise ConnectionError(
+                f"the MLflow tracking server at {uri} does not answer ({exc}). Start it, or point "
+                "--tracking-uri / MLFLOW_TRACKING_URI elsewhere (or use --no-tracking)."
+            ) from exc
     if uri.startswith("sqlite:///"):
-        Path(uri[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+        Path(uri[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
     mlflow.set_tracking_uri(uri)
     try:
         mlflow.MlflowClient().search_experiments(max_results=1)
     except Exception as exc:  # any failure to reach the store is the same problem for the user
-        raise ConnectionError(f"the MLflow tracking store at {uri} does not answer ({type(exc).__name__}). "
-                              "Start the server, or point --tracking-uri / MLFLOW_TRACKING_URI elsewhere.") from exc
+        raise ConnectionError(
+            f"the MLflow tracking store at {uri} does not answer ({type(exc).__name__}). "
+            "Start the server, or point --tracking-uri / MLFLOW_TRACKING_URI elsewhere."
+        ) from exc
     return uri
 
 
@@ -81,8 +85,9 @@ def _experiment_id(name: str, root="models") -> str:
 
 def git_commit() -> str | None:
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
-                             cwd=Path(__file__).resolve().parent)
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, cwd=Path(__file__).resolve().parent
+        )
         return out.stdout.strip() or None if out.returncode == 0 else None
     except (OSError, subprocess.SubprocessError):
         return None
@@ -131,14 +136,30 @@ def signature():
     from .schema import OUTCOME_COLUMNS
 
     contract = load_contract()
-    cols = {**contract["members"].columns, **{k: v for k, v in contract["families"].columns.items() if k != "family_id"}}
-    inputs = [ColSpec("double" if (c.dtype == "int" and c.nullable) else _MLFLOW_TYPES[c.dtype], name,
-                      required=not (c.nullable or name in OUTCOME_COLUMNS)) for name, c in cols.items()]
+    cols = {
+        **contract["members"].columns,
+        **{k: v for k, v in contract["families"].columns.items() if k != "family_id"},
+    }
+    inputs = [
+        ColSpec(
+            "double" if (c.dtype == "int" and c.nullable) else _MLFLOW_TYPES[c.dtype],
+            name,
+            required=not (c.nullable or name in OUTCOME_COLUMNS),
+        )
+        for name, c in cols.items()
+    ]
     scores = yaml.safe_load(resources.files("pkh_targeting.contract").joinpath("scores.yaml").read_text("utf-8"))
-    outputs = [ColSpec(_MLFLOW_TYPES[c["dtype"]], name, required=not c.get("nullable", False))
-               for name, c in scores["columns"].items()]
-    params = ParamSchema([ParamSpec("reference_date", "string", ""), ParamSpec("language", "string", "id"),
-                          ParamSpec("reasons", "string", "auto")])
+    outputs = [
+        ColSpec(_MLFLOW_TYPES[c["dtype"]], name, required=not c.get("nullable", False))
+        for name, c in scores["columns"].items()
+    ]
+    params = ParamSchema(
+        [
+            ParamSpec("reference_date", "string", ""),
+            ParamSpec("language", "string", "id"),
+            ParamSpec("reasons", "string", "auto"),
+        ]
+    )
     return ModelSignature(inputs=Schema(inputs), outputs=Schema(outputs), params=params)
 
 
@@ -154,35 +175,49 @@ def _flatten(d: dict, prefix="") -> dict:
 def _model_card(model, group_table: pd.DataFrame) -> str:
     m, fp, ts = model.cv_metrics_, model.fingerprint_, model.training_summary_
     lines = [
-        "# Model card: PKH targeting model", "",
+        "# Model card: PKH targeting model",
+        "",
         "## Purpose",
         "Estimates for each family the calibrated probability that it meets the PKH criteria (desil "
         f"1-{model.rules_.desil_cutoff} and at least one component under rules {model.rules_.version}), and "
         "from it the probability that a beneficiary is an inclusion error or a non-beneficiary an exclusion "
-        "error. It ranks families for field verification; it decides nothing by itself.", "",
+        "error. It ranks families for field verification; it decides nothing by itself.",
+        "",
         "## Data",
         f"- {fp['families']:,} families, {fp['members']:,} members; data fingerprint `{fp['sha256'][:16]}...`",
         f"- labels: {ts['survey_rows']:,} surveyed families (random sample, consumption), "
         f"{ts['verification_rows']:,} field verifications (not random: weighted by inverse verification probability)",
-        f"- rules `{model.rules_.version}`, data contract version {contract_version()}, package {__version__}", "",
+        f"- rules `{model.rules_.version}`, data contract version {contract_version()}, package {__version__}",
+        "",
         "## Accuracy (out of fold, cross-validation grouped by regency)",
-        "| label source | AUC (95% CI) | Brier | ECE | rows |", "|---|---|---|---|---|",
+        "| label source | AUC (95% CI) | Brier | ECE | rows |",
+        "|---|---|---|---|---|",
     ]
     for src in ("survey", "verification"):
         if f"{src}_rows" in m:
-            lines.append(f"| {src} | {m.get(f'{src}_auc', float('nan')):.3f} ({m.get(f'{src}_auc_low', float('nan')):.3f}-"
-                         f"{m.get(f'{src}_auc_high', float('nan')):.3f}) | {m[f'{src}_brier']:.3f} | {m[f'{src}_ece']:.3f} | {m[f'{src}_rows']:,} |")
-    lines += ["", "Survey rows are a random sample: their figures are the honest ones. Verification rows are "
-              "biased toward beneficiaries and complaints.", "", "## Groups (out of fold, survey and verification rows)",
-              group_table.to_markdown(index=False) if len(group_table) else "(no groups)", "",
-              "## Limits",
-              "- Consumption is deflated by the urban/rural poverty line only; regional price differences within an "
-              "area type are not modelled.",
-              "- Field verification samples chosen on unobserved grounds (e.g. complaints) are only partly corrected.",
-              "- Groups marked too small cannot be judged.", "",
-              "## Intended use",
-              "Prioritising home visits within a verification budget, with the random audit share kept so that error "
-              "rates can be estimated without bias. Not for removing or adding beneficiaries without a visit."]
+            auc, low, high = (m.get(f"{src}_auc{k}", float("nan")) for k in ("", "_low", "_high"))
+            lines.append(
+                f"| {src} | {auc:.3f} ({low:.3f}-{high:.3f}) | {m[f'{src}_brier']:.3f} | {m[f'{src}_ece']:.3f} "
+                f"| {m[f'{src}_rows']:,} |"
+            )
+    lines += [
+        "",
+        "Survey rows are a random sample: their figures are the honest ones. Verification rows are "
+        "biased toward beneficiaries and complaints.",
+        "",
+        "## Groups (out of fold, survey and verification rows)",
+        group_table.to_markdown(index=False) if len(group_table) else "(no groups)",
+        "",
+        "## Limits",
+        "- Consumption is deflated by the urban/rural poverty line only; regional price differences within an "
+        "area type are not modelled.",
+        "- Field verification samples chosen on unobserved grounds (e.g. complaints) are only partly corrected.",
+        "- Groups marked too small cannot be judged.",
+        "",
+        "## Intended use",
+        "Prioritising home visits within a verification budget, with the random audit share kept so that error "
+        "rates can be estimated without bias. Not for removing or adding beneficiaries without a visit.",
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -198,11 +233,23 @@ def _group_table(model, families, members) -> pd.DataFrame:
     auc = lambda a, b: roc_auc_score(a, b) if 0 < a.sum() < len(a) else np.nan  # noqa: E731
     rows = []
     for col in groups.columns:
-        mf = MetricFrame(metrics={"auc": auc, "brier": brier_score_loss, "rows": count}, y_true=y, y_pred=p,
-                         sensitive_features=pd.Series(groups[col].astype(str).to_numpy(), name=col))
+        mf = MetricFrame(
+            metrics={"auc": auc, "brier": brier_score_loss, "rows": count},
+            y_true=y,
+            y_pred=p,
+            sensitive_features=pd.Series(groups[col].astype(str).to_numpy(), name=col),
+        )
         for level, r in mf.by_group.iterrows():
-            rows.append({"group": col, "level": level, "rows": int(r["rows"]), "auc": round(float(r["auc"]), 3),
-                         "brier": round(float(r["brier"]), 3), "too_small": int(r["rows"]) < 100})
+            rows.append(
+                {
+                    "group": col,
+                    "level": level,
+                    "rows": int(r["rows"]),
+                    "auc": round(float(r["auc"]), 3),
+                    "brier": round(float(r["brier"]), 3),
+                    "too_small": int(r["rows"]) < 100,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -227,12 +274,24 @@ def _calibration_plot(model, path: Path) -> Path:
     return path
 
 
-def log_training(model, families: pd.DataFrame, members: pd.DataFrame, *, register: str | None = None,
-                 alias: str = "challenger", run_name: str | None = None, root="models") -> TrainingRecord:
+def log_training(
+    model,
+    families: pd.DataFrame,
+    members: pd.DataFrame,
+    *,
+    holdout: tuple | None = None,
+    reference_date=None,
+    register: str | None = None,
+    alias: str = "challenger",
+    run_name: str | None = None,
+    root="models",
+) -> TrainingRecord:
     """Record a fitted `TargetingModel` as an MLflow run and logged model; optionally register it.
 
     ``families`` and ``members`` are the training records (valid rows), used for per-group
-    results, the SHAP plots and the signature; none of their rows is stored.
+    results and the SHAP plots; none of their rows is stored. ``holdout``, a labelled
+    ``(families, members)`` batch the model has not seen, adds held-out metrics (``holdout.*``;
+    ages as of ``reference_date``).
     """
     import mlflow
 
@@ -242,14 +301,21 @@ def log_training(model, families: pd.DataFrame, members: pd.DataFrame, *, regist
     with mlflow.start_run(experiment_id=exp, run_name=run_name) as run, tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         mlflow.log_params({k: str(v)[:500] for k, v in _flatten(model.config.model_dump(), "config.").items()})
-        tags = {"rules_version": model.rules_.version, "contract_version": str(contract_version()),
-                "package_version": __version__, "data_sha256": model.fingerprint_["sha256"],
-                "model_hash": model.model_hash()}
+        tags = {
+            "rules_version": model.rules_.version,
+            "contract_version": str(contract_version()),
+            "package_version": __version__,
+            "data_sha256": model.fingerprint_["sha256"],
+            "model_hash": model.model_hash(),
+        }
         commit = git_commit()
         if commit:
             tags["git_commit"] = commit
         mlflow.set_tags(tags)
         mlflow.log_metrics({f"cv.{k}": float(v) for k, v in model.cv_metrics_.items() if np.isfinite(v)})
+        if holdout is not None:
+            held = model.evaluate(*holdout, reference_date=reference_date)
+            mlflow.log_metrics({f"holdout.{k}": float(v) for k, v in held.items() if np.isfinite(v)})
         mlflow.log_dict(model.fingerprint_, "data/fingerprint.json")
         mlflow.log_dict(model.training_summary_, "data/training_summary.json")
         mlflow.log_dict(model.rules_.model_dump(), "config/rules.json")
@@ -267,9 +333,12 @@ def log_training(model, families: pd.DataFrame, members: pd.DataFrame, *, regist
         with warnings.catch_warnings():  # no input example on purpose: it would store personal data
             warnings.filterwarnings("ignore", message=".*input example was not provided.*")
             info = mlflow.pyfunc.log_model(
-                name=MODEL_ARTIFACT, python_model=str(Path(__file__).with_name("_mlflow_model.py")),
-                artifacts={"targeting_model": str(model_dir)}, signature=signature(),
-                pip_requirements=_requirements(), tags=tags,
+                name=MODEL_ARTIFACT,
+                python_model=str(Path(__file__).with_name("_mlflow_model.py")),
+                artifacts={"targeting_model": str(model_dir)},
+                signature=signature(),
+                pip_requirements=_requirements(),
+                tags=tags,
             )
         record = TrainingRecord(run.info.run_id, info.model_uri)
     if register:
@@ -282,8 +351,20 @@ def log_training(model, families: pd.DataFrame, members: pd.DataFrame, *, regist
 def _requirements() -> list[str]:
     from importlib.metadata import version
 
-    pkgs = ["pandas", "numpy", "pyarrow", "scikit-learn", "scipy", "lightgbm", "shap", "mlflow", "pandera",
-            "pydantic", "pyyaml", "fairlearn"]
+    pkgs = [
+        "pandas",
+        "numpy",
+        "pyarrow",
+        "scikit-learn",
+        "scipy",
+        "lightgbm",
+        "shap",
+        "mlflow",
+        "pandera",
+        "pydantic",
+        "pyyaml",
+        "fairlearn",
+    ]
     return [f"{p}=={version(p)}" for p in pkgs]
 
 
@@ -327,7 +408,7 @@ def _version_label(uri: str) -> str:
     import mlflow
 
     if uri.startswith("models:/") and "@" in uri:
-        name, alias = uri[len("models:/"):].split("@", 1)
+        name, alias = uri[len("models:/") :].split("@", 1)
         return f"{name}/{mlflow.MlflowClient().get_model_version_by_alias(name, alias).version}"
     return uri.removeprefix("models:/")
 
@@ -341,7 +422,9 @@ def file_sha256(path) -> str:
     return h.hexdigest()
 
 
-def log_scoring(model, result, outputs: list, *, run_name: str | None = None, root="models") -> tuple[str, pd.DataFrame]:
+def log_scoring(
+    model, result, outputs: list, *, run_name: str | None = None, root="models"
+) -> tuple[str, pd.DataFrame]:
     """Record a scored batch as its own run linked to the model: input fingerprint, counts, score
     distribution, feature drift (PSI, warned above 0.25) and hashes of the written outputs."""
     import mlflow
@@ -350,28 +433,57 @@ def log_scoring(model, result, outputs: list, *, run_name: str | None = None, ro
 
     res = result.validation
     fam = res.families.reset_index(drop=True)
-    drift = model.drift(model.features(fam, res.members)) if len(fam) else pd.DataFrame(columns=["feature", "psi", "shifted"])
+    drift = (
+        model.drift(model.features(fam, res.members))
+        if len(fam)
+        else pd.DataFrame(columns=["feature", "psi", "shifted"])
+    )
     shifted = drift[drift["shifted"]]
     if len(shifted):
-        warnings.warn(f"{len(shifted)} feature(s) shifted against training (PSI > {PSI_WARNING}): "
-                      + ", ".join(f"{r.feature} {r.psi:.2f}" for r in shifted.head(8).itertuples()),
-                      DataQualityWarning, stacklevel=2)
+        warnings.warn(
+            f"{len(shifted)} feature(s) shifted against training (PSI > {PSI_WARNING}): "
+            + ", ".join(f"{r.feature} {r.psi:.2f}" for r in shifted.head(8).itertuples()),
+            DataQualityWarning,
+            stacklevel=2,
+        )
     s = result.scores
     with mlflow.start_run(experiment_id=_experiment_id(SCORING_EXPERIMENT, root), run_name=run_name) as run:
-        mlflow.set_tags({"model_version": model.model_version, "model_uri": getattr(model, "source_uri_", ""),
-                         "rules_version": model.rules_.version, "package_version": __version__})
+        mlflow.set_tags(
+            {
+                "model_version": model.model_version,
+                "model_uri": getattr(model, "source_uri_", ""),
+                "rules_version": model.rules_.version,
+                "package_version": __version__,
+            }
+        )
         fp = data_fingerprint(fam, res.members) if len(fam) else {}
-        mlflow.log_dict({"input": fp, "read": res.n_read, "scored": int(len(s)),
-                         "quarantined_rows": res.summary()["quarantined"].to_dict()}, "batch/fingerprint.json")
-        metrics = {"families_read": res.n_read["families"], "members_read": res.n_read["members"], "families_scored": len(s),
-                   "families_quarantined": int(res.summary().loc["families", "quarantined"]),
-                   "features_shifted": int(len(shifted))}
+        mlflow.log_dict(
+            {
+                "input": fp,
+                "read": res.n_read,
+                "scored": int(len(s)),
+                "quarantined_rows": res.summary()["quarantined"].to_dict(),
+            },
+            "batch/fingerprint.json",
+        )
+        metrics = {
+            "families_read": res.n_read["families"],
+            "members_read": res.n_read["members"],
+            "families_scored": len(s),
+            "families_quarantined": int(res.summary().loc["families", "quarantined"]),
+            "features_shifted": int(len(shifted)),
+        }
         for kind in ("inclusion", "exclusion"):
             d = s.loc[s["error_type"] == kind, "error_score"]
             if len(d):
-                metrics.update({f"{kind}.n": len(d), f"{kind}.mean_score": float(d.mean()),
-                                f"{kind}.share_score_ge_0.5": float((d >= 0.5).mean()),
-                                **{f"{kind}.score_q{q}": float(d.quantile(q / 100)) for q in (10, 50, 90)}})
+                metrics.update(
+                    {
+                        f"{kind}.n": len(d),
+                        f"{kind}.mean_score": float(d.mean()),
+                        f"{kind}.share_score_ge_0.5": float((d >= 0.5).mean()),
+                        **{f"{kind}.score_q{q}": float(d.quantile(q / 100)) for q in (10, 50, 90)},
+                    }
+                )
         mlflow.log_metrics(metrics)
         mlflow.log_text(drift.to_csv(index=False), "batch/drift_psi.csv")
         mlflow.log_dict({Path(p).name: file_sha256(p) for p in outputs}, "batch/output_sha256.json")
@@ -381,8 +493,10 @@ def log_scoring(model, result, outputs: list, *, run_name: str | None = None, ro
 def check_batch(model, rules_version: str | None) -> None:
     """Refuse a batch whose stated rules version differs from the model's."""
     if rules_version and rules_version != model.rules_.version:
-        raise SchemaError(f"the batch is for rules {rules_version!r} but the model applies {model.rules_.version!r}; "
-                          "train a model under those rules or score with the matching model.")
+        raise SchemaError(
+            f"the batch is for rules {rules_version!r} but the model applies {model.rules_.version!r}; "
+            "train a model under those rules or score with the matching model."
+        )
 
 
 def read_json(path) -> dict:

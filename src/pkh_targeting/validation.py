@@ -142,9 +142,7 @@ class _Problems:
 
     def frame(self) -> pd.DataFrame:
         if not self.blocks:
-            return pd.DataFrame({c: pd.Series(dtype="object") for c in QUARANTINE_COLUMNS}).astype(
-                {"row": "int64"}
-            )
+            return pd.DataFrame({c: pd.Series(dtype="object") for c in QUARANTINE_COLUMNS}).astype({"row": "int64"})
         parts = []
         for rows, column, rule, msg in self.blocks:
             col = self.raw[column].iloc[rows] if column in self.raw.columns else None
@@ -164,11 +162,7 @@ class _Problems:
         out.insert(0, "table", self.table)
         keys = self.raw["family_id"].astype("string").iloc[out["row"]].to_numpy()
         out.insert(2, "family_id", keys)
-        mno = (
-            self.raw["member_no"].astype("string").iloc[out["row"]].to_numpy()
-            if self.table == "members"
-            else None
-        )
+        mno = self.raw["member_no"].astype("string").iloc[out["row"]].to_numpy() if self.table == "members" else None
         out.insert(3, "member_no", mno)
         return out[QUARANTINE_COLUMNS]
 
@@ -235,40 +229,74 @@ def _coerce_table(raw: pd.DataFrame, table: str, problems: _Problems) -> tuple[p
 # ------------------------------------------------------------------------------ cross-field rules
 def _family_rules(fam: pd.DataFrame, mem: pd.DataFrame, problems: _Problems) -> None:
     fid = fam["family_id"]
-    problems.add(fid.duplicated(keep=False) & fid.notna(), "family_id", "duplicate_family_id",
-                 "family_id appears more than once in the families table")
-    for child, parent, width in (("regency_code", "province_code", 2), ("district_code", "regency_code", 4),
-                                 ("village_code", "district_code", 7)):
+    problems.add(
+        fid.duplicated(keep=False) & fid.notna(),
+        "family_id",
+        "duplicate_family_id",
+        "family_id appears more than once in the families table",
+    )
+    for child, parent, width in (
+        ("regency_code", "province_code", 2),
+        ("district_code", "regency_code", 4),
+        ("village_code", "district_code", 7),
+    ):
         c, p = fam[child], fam[parent]
         bad = c.notna() & p.notna() & (c.str.slice(0, width) != p)
         problems.add(bad.fillna(False), child, "region_nesting", f"{child} does not start with {parent}")
     va = fam["electricity_va"].notna() & (fam["lighting"] != 1).fillna(True)
-    problems.add(va, "electricity_va", "electricity_va_without_meter",
-                 "electricity_va (item 307b) is given but lighting (307a) is not PLN metered")
+    problems.add(
+        va,
+        "electricity_va",
+        "electricity_va_without_meter",
+        "electricity_va (item 307b) is given but lighting (307a) is not PLN metered",
+    )
     sizes = mem.groupby("family_id", observed=True).size()
     n_rows = pd.Series(sizes.reindex(fid.to_numpy()).fillna(0).to_numpy(), index=fam.index).astype("int64")
     bad = fam["n_members"].notna() & (fam["n_members"] != n_rows).fillna(False)
-    problems.add(bad, "n_members", "n_members_mismatch",
-                 "n_members (item 112) = " + fam["n_members"].astype("string").fillna("?")
-                 + " but the members table has " + n_rows.astype("string") + " row(s)")
+    problems.add(
+        bad,
+        "n_members",
+        "n_members_mismatch",
+        "n_members (item 112) = "
+        + fam["n_members"].astype("string").fillna("?")
+        + " but the members table has "
+        + n_rows.astype("string")
+        + " row(s)",
+    )
     heads = (mem["relationship"] == 1).fillna(False).groupby(mem["family_id"], observed=True).sum()
     n_heads = pd.Series(heads.reindex(fid.to_numpy()).fillna(0).to_numpy(), index=fam.index).astype("int64")
-    problems.add((n_heads != 1) & fid.notna(), "relationship", "one_head",
-                 "the family has " + n_heads.astype("string") + " members with relationship = head; it needs exactly one")
+    problems.add(
+        (n_heads != 1) & fid.notna(),
+        "relationship",
+        "one_head",
+        "the family has " + n_heads.astype("string") + " members with relationship = head; it needs exactly one",
+    )
 
 
 def _member_rules(mem: pd.DataFrame, fam: pd.DataFrame, problems: _Problems, ref: dt.date) -> None:
     known = pd.Index(fam["family_id"].dropna().unique())
     orphan = ~mem["family_id"].isin(known).fillna(False)
-    problems.add(orphan & mem["family_id"].notna(), "family_id", "member_without_family",
-                 "member's family_id is not in the families table")
+    problems.add(
+        orphan & mem["family_id"].notna(),
+        "family_id",
+        "member_without_family",
+        "member's family_id is not in the families table",
+    )
     key_dup = mem.duplicated(["family_id", "member_no"], keep=False) & mem["family_id"].notna()
     problems.add(key_dup, "member_no", "duplicate_member_no", "member_no appears twice in the family")
     preg_ok = (mem["sex"] == 2) & mem["age"].between(10, 54)
-    problems.add((mem["pregnant"] & ~preg_ok.fillna(False)).fillna(False), "pregnant", "pregnant_implausible",
-                 "pregnant (item 410) is only possible for women aged 10-54")
-    problems.add(mem["school_level"].notna() & (mem["school_participation"] != 2).fillna(True), "school_level",
-                 "school_level_not_attending", "school_level is given but the member is not attending school (412)")
+    problems.add(
+        (mem["pregnant"] & ~preg_ok.fillna(False)).fillna(False),
+        "pregnant",
+        "pregnant_implausible",
+        "pregnant (item 410) is only possible for women aged 10-54",
+    )
+    problems.add(
+        mem["school_level"].notna() & (mem["school_participation"] != 2).fillna(True),
+        "school_level",
+        "school_level_not_attending",
+        "school_level is given but the member is not attending school (412)",
+    )
     _nik_rules(mem, fam, problems, ref)
 
 
@@ -301,16 +329,29 @@ def _nik_rules(mem: pd.DataFrame, fam: pd.DataFrame, problems: _Problems, ref: d
     month_days = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
     max_day = month_days[np.clip(mm, 0, 12)] + ((mm == 2) & leap)
     valid_date = (mm >= 1) & (mm <= 12) & (day >= 1) & (day <= max_day)
-    problems.add(ok & ~valid_date, "nik", "nik_birth_date",
-                 "NIK digits 7-12 are not a real birth date (DDMMYY, day + 40 for women)")
+    problems.add(
+        ok & ~valid_date,
+        "nik",
+        "nik_birth_date",
+        "NIK digits 7-12 are not a real birth date (DDMMYY, day + 40 for women)",
+    )
     sex = mem["sex"].to_numpy(dtype="float64", na_value=np.nan)
-    problems.add(ok & valid_date & ~np.isnan(sex) & (female != (sex == 2)), "nik", "nik_sex",
-                 "NIK birth day says " + pd.Series(np.where(female, "female", "male"), index=mem.index)
-                 + " but sex (item 405) says otherwise")
+    problems.add(
+        ok & valid_date & ~np.isnan(sex) & (female != (sex == 2)),
+        "nik",
+        "nik_sex",
+        "NIK birth day says "
+        + pd.Series(np.where(female, "female", "male"), index=mem.index)
+        + " but sex (item 405) says otherwise",
+    )
     after_birthday = (ref.month > mm) | ((ref.month == mm) & (ref.day >= day))
     implied = ref.year - year - (~after_birthday).astype(int)
-    problems.add(ok & valid_date & ~np.isnan(age) & (np.abs(implied - age) > 1), "nik", "nik_age",
-                 "age (item 407) differs by more than one year from the NIK birth date")
+    problems.add(
+        ok & valid_date & ~np.isnan(age) & (np.abs(implied - age) > 1),
+        "nik",
+        "nik_age",
+        "age (item 407) differs by more than one year from the NIK birth date",
+    )
 
 
 # ------------------------------------------------------------------------------------------- main
@@ -364,10 +405,18 @@ def validate_records(families: pd.DataFrame, members: pd.DataFrame, *, reference
     f_own[qf["row"].to_numpy()] = True
     m_own[qm["row"].to_numpy()] = True
     pf.blocks, pm.blocks = [], []
-    pf.add(f_bad & ~f_own, "family_id", "invalid_member",
-           "family quarantined whole because of a problem in its members (see their rows)")
-    pm.add(m_bad & ~m_own, "family_id", "invalid_family",
-           "member quarantined with its family, which has a problem (see the family's rows)")
+    pf.add(
+        f_bad & ~f_own,
+        "family_id",
+        "invalid_member",
+        "family quarantined whole because of a problem in its members (see their rows)",
+    )
+    pm.add(
+        m_bad & ~m_own,
+        "family_id",
+        "invalid_family",
+        "member quarantined with its family, which has a problem (see the family's rows)",
+    )
     parts = [q for q in (qf, pf.frame(), qm, pm.frame()) if len(q)]
     quarantine = pd.concat(parts, ignore_index=True) if parts else qf
     quarantine = quarantine.sort_values(["table", "row"], kind="stable").reset_index(drop=True)
@@ -379,9 +428,16 @@ def validate_records(families: pd.DataFrame, members: pd.DataFrame, *, reference
     )
 
 
-_FINAL_DTYPES = {("int", False): "int64", ("int", True): "Int64", ("bool", False): "bool",
-                 ("bool", True): "boolean", ("float", False): "float64", ("float", True): "float64",
-                 ("string", False): "string", ("string", True): "string"}
+_FINAL_DTYPES = {
+    ("int", False): "int64",
+    ("int", True): "Int64",
+    ("bool", False): "bool",
+    ("bool", True): "boolean",
+    ("float", False): "float64",
+    ("float", True): "float64",
+    ("string", False): "string",
+    ("string", True): "string",
+}
 
 
 def _finalize(df: pd.DataFrame, table: str) -> pd.DataFrame:

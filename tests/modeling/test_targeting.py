@@ -95,8 +95,11 @@ def test_load_refuses_foreign_folders_and_contracts(model, tmp_path):
     with pytest.raises(FileNotFoundError, match="not a pkh-targeting model"):
         TargetingModel.load(tmp_path)
     model.save(tmp_path / "m")
-    state = (tmp_path / "m" / "model.json").read_text().replace(
-        f'"contract_version": {contract_version()}', '"contract_version": 99')
+    state = (
+        (tmp_path / "m" / "model.json")
+        .read_text()
+        .replace(f'"contract_version": {contract_version()}', '"contract_version": 99')
+    )
     (tmp_path / "m" / "model.json").write_text(state)
     with pytest.raises(SchemaError, match="contract version 99"):
         TargetingModel.load(tmp_path / "m")

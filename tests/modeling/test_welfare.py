@@ -11,10 +11,18 @@ def survey():
     """A researcher's own table: columns of their choosing, one text category."""
     rng = np.random.default_rng(0)
     n = 3000
-    X = pd.DataFrame({"rooms": rng.integers(1, 7, n).astype(float), "tv": rng.random(n) < 0.5,
-                      "island": rng.choice(["jawa", "sumatra", "papua"], n), "urban": rng.random(n) < 0.5})
+    X = pd.DataFrame(
+        {
+            "rooms": rng.integers(1, 7, n).astype(float),
+            "tv": rng.random(n) < 0.5,
+            "island": rng.choice(["jawa", "sumatra", "papua"], n),
+            "urban": rng.random(n) < 0.5,
+        }
+    )
     X.loc[rng.random(n) < 0.05, "rooms"] = np.nan
-    log_y = 13 + 0.15 * X.rooms.fillna(3) + 0.3 * X.tv + np.select([X.island == "papua"], [-0.4], 0) + rng.normal(0, 0.3, n)
+    log_y = (
+        13 + 0.15 * X.rooms.fillna(3) + 0.3 * X.tv + np.select([X.island == "papua"], [-0.4], 0) + rng.normal(0, 0.3, n)
+    )
     return X, np.exp(log_y)
 
 
@@ -22,7 +30,9 @@ def test_ols_recovers_the_pmt_coefficients(survey):
     X, y = survey
     m = WelfareModel("ols").fit(X, y)
     part = m.models_[None]
-    coef = dict(zip(part["design"].numeric + [f"island={v}" for v in part["design"].levels["island"]], part["ols"].coef_))
+    coef = dict(
+        zip(part["design"].numeric + [f"island={v}" for v in part["design"].levels["island"]], part["ols"].coef_)
+    )
     assert coef["rooms"] == pytest.approx(0.15, abs=0.02)
     assert coef["tv"] == pytest.approx(0.3, abs=0.03)
     assert coef["island=papua"] == pytest.approx(-0.4, abs=0.05)

@@ -13,9 +13,19 @@ from ._blocks import ASSET_ITEMS, Block, asset_block, dwelling_block, member_blo
 
 GROUP_COLUMNS = ["province_code", "regency_code", "district_code", "village_code", "urban"]
 # indicators entering the asset index (Filmer-Pritchett first principal component)
-_INDEX_INPUTS = [*ASSET_ITEMS, "floor_quality", "wall_quality", "roof_quality", "improved_water",
-                 "improved_sanitation", "electricity_va", "cooking_fuel_clean", "cooking_fuel_solid_or_kerosene",
-                 "log_floor_area_per_capita", "has_livestock"]
+_INDEX_INPUTS = [
+    *ASSET_ITEMS,
+    "floor_quality",
+    "wall_quality",
+    "roof_quality",
+    "improved_water",
+    "improved_sanitation",
+    "electricity_va",
+    "cooking_fuel_clean",
+    "cooking_fuel_solid_or_kerosene",
+    "log_floor_area_per_capita",
+    "has_livestock",
+]
 
 
 def _split(X):
@@ -27,7 +37,9 @@ def _split(X):
     raise TypeError(f"X must be (families, members) or a ValidationResult, got {type(X).__name__}.")
 
 
-def _smoothed_means(values: np.ndarray, keys: pd.Series, parent: pd.Series, parent_means: pd.Series, k: float) -> pd.Series:
+def _smoothed_means(
+    values: np.ndarray, keys: pd.Series, parent: pd.Series, parent_means: pd.Series, k: float
+) -> pd.Series:
     """Means per key, shrunk toward the parent's mean with weight ``k`` (empirical Bayes)."""
     df = pd.DataFrame({"v": values, "key": keys.to_numpy(), "parent": parent.to_numpy()})
     g = df.groupby("key", observed=True).agg(s=("v", "sum"), n=("v", "size"), parent=("parent", "first"))
@@ -83,7 +95,13 @@ class PMTFeatureBuilder(TransformerMixin, BaseEstimator):
         for b in (mb, db, ab):
             base.columns.update(b.columns)
             base.docs.update(b.docs)
-        base.add("urban", fam["urban"].to_numpy(dtype=bool, na_value=False), "village classified urban by BPS", "-", "urban area")
+        base.add(
+            "urban",
+            fam["urban"].to_numpy(dtype=bool, na_value=False),
+            "village classified urban by BPS",
+            "-",
+            "urban area",
+        )
         return base
 
     def _index(self, cols: dict) -> np.ndarray:
@@ -130,13 +148,37 @@ class PMTFeatureBuilder(TransformerMixin, BaseEstimator):
 
     def _assemble(self, fam, mem) -> pd.DataFrame:
         block = self._blocks(fam, mem)
-        block.add("asset_index", self._index(block.columns), "asset index: first principal component of assets and dwelling (learned in fit)", "302-506", "assets overall")
+        block.add(
+            "asset_index",
+            self._index(block.columns),
+            "asset index: first principal component of assets and dwelling (learned in fit)",
+            "302-506",
+            "assets overall",
+        )
         for name, label in (("asset_index", "asset index"), ("dwelling_quality", "dwelling quality")):
             vil, dist = self._context(name, fam)
-            block.add(f"village_mean_{name}", vil, f"village mean {label} (learned in fit, smoothed toward the district)", "104", "village context")
-            block.add(f"district_mean_{name}", dist, f"district mean {label} (learned in fit, smoothed toward the regency)", "103", "village context")
+            block.add(
+                f"village_mean_{name}",
+                vil,
+                f"village mean {label} (learned in fit, smoothed toward the district)",
+                "104",
+                "village context",
+            )
+            block.add(
+                f"district_mean_{name}",
+                dist,
+                f"district mean {label} (learned in fit, smoothed toward the regency)",
+                "103",
+                "village context",
+            )
         province = pd.Index(self.provinces_).get_indexer(fam["province_code"].to_numpy()).astype(np.float32)
-        block.add("province", np.where(province < 0, np.nan, province), "province (category code learned in fit)", "101", "province")
+        block.add(
+            "province",
+            np.where(province < 0, np.nan, province),
+            "province (category code learned in fit)",
+            "101",
+            "province",
+        )
         self._docs = block.docs
         return pd.DataFrame(block.columns, index=pd.Index(fam["family_id"].to_numpy(), name="family_id"))
 
@@ -153,12 +195,19 @@ class PMTFeatureBuilder(TransformerMixin, BaseEstimator):
         rules = load_rules(self.rules)
         return {
             "params": {"rules": rules.model_dump(), "smoothing": self.smoothing},
-            "index": {"mean": self.index_mean_.tolist(), "scale": self.index_scale_.tolist(),
-                      "weights": self.index_weights_.tolist()},
-            "context": {name: {"global": c["global"], **{lvl: c[lvl].to_dict() for lvl in ("regency", "district", "village")}}
-                        for name, c in self.context_.items()},
-            "provinces": list(self.provinces_), "feature_names_out": list(self.feature_names_out_),
-            "docs": {k: list(v) for k, v in self._docs.items()}, "rules_version": self.rules_version_,
+            "index": {
+                "mean": self.index_mean_.tolist(),
+                "scale": self.index_scale_.tolist(),
+                "weights": self.index_weights_.tolist(),
+            },
+            "context": {
+                name: {"global": c["global"], **{lvl: c[lvl].to_dict() for lvl in ("regency", "district", "village")}}
+                for name, c in self.context_.items()
+            },
+            "provinces": list(self.provinces_),
+            "feature_names_out": list(self.feature_names_out_),
+            "docs": {k: list(v) for k, v in self._docs.items()},
+            "rules_version": self.rules_version_,
         }
 
     @classmethod
@@ -169,8 +218,13 @@ class PMTFeatureBuilder(TransformerMixin, BaseEstimator):
         b.index_mean_ = np.asarray(state["index"]["mean"])
         b.index_scale_ = np.asarray(state["index"]["scale"])
         b.index_weights_ = np.asarray(state["index"]["weights"])
-        b.context_ = {name: {"global": c["global"], **{lvl: pd.Series(c[lvl], dtype="float64") for lvl in ("regency", "district", "village")}}
-                      for name, c in state["context"].items()}
+        b.context_ = {
+            name: {
+                "global": c["global"],
+                **{lvl: pd.Series(c[lvl], dtype="float64") for lvl in ("regency", "district", "village")},
+            }
+            for name, c in state["context"].items()
+        }
         b.provinces_ = np.asarray(state["provinces"], dtype=object)
         b.feature_names_out_ = np.asarray(state["feature_names_out"], dtype=object)
         b._docs = {k: tuple(v) for k, v in state["docs"].items()}
@@ -193,9 +247,7 @@ class PMTFeatureBuilder(TransformerMixin, BaseEstimator):
 
 
 def feature_dictionary(docs: dict) -> pd.DataFrame:
-    return pd.DataFrame(
-        [(name, *doc) for name, doc in docs.items()], columns=["name", "meaning", "items", "concept"]
-    )
+    return pd.DataFrame([(name, *doc) for name, doc in docs.items()], columns=["name", "meaning", "items", "concept"])
 
 
 def _check_columns(fam: pd.DataFrame, mem: pd.DataFrame) -> None:
@@ -224,9 +276,14 @@ def feature_docs_markdown() -> str:
 
     reg = generate_registry(200, seed=0, reference_date="2025-01-01")
     d = PMTFeatureBuilder().fit((reg.families, reg.members)).feature_dictionary_
-    lines = ["# Feature dictionary", "",
-             "Generated from code by `pkh_targeting.features.feature_docs_markdown()`; a test keeps it in sync.",
-             "Items are DTSEN questionnaire numbers; `concept` is what reasons are folded into.", "",
-             "| feature | meaning | items | concept |", "|---|---|---|---|"]
+    lines = [
+        "# Feature dictionary",
+        "",
+        "Generated from code by `pkh_targeting.features.feature_docs_markdown()`; a test keeps it in sync.",
+        "Items are DTSEN questionnaire numbers; `concept` is what reasons are folded into.",
+        "",
+        "| feature | meaning | items | concept |",
+        "|---|---|---|---|",
+    ]
     lines += [f"| `{r.name}` | {r.meaning} | {r.items} | {r.concept} |" for r in d.itertuples()]
     return "\n".join(lines) + "\n"

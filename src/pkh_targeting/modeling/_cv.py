@@ -22,8 +22,10 @@ def _train(X, y, w, init, params, rounds, valid=None, stopping=None):
     data = lgb.Dataset(X, y, weight=w, init_score=init, free_raw_data=False)
     kwargs = {}
     if valid is not None:
-        kwargs = {"valid_sets": [lgb.Dataset(valid[0], valid[1], weight=valid[2], init_score=valid[3], reference=data)],
-                  "callbacks": [lgb.early_stopping(stopping, verbose=False)]}
+        kwargs = {
+            "valid_sets": [lgb.Dataset(valid[0], valid[1], weight=valid[2], init_score=valid[3], reference=data)],
+            "callbacks": [lgb.early_stopping(stopping, verbose=False)],
+        }
     return lgb.train(params, data, num_boost_round=rounds, **kwargs)
 
 
@@ -47,8 +49,16 @@ def grouped_lgbm_classifier(X, y, w, groups, params: dict, *, n_splits: int, see
     for train, test in grouped_folds(groups, n_splits):
         inner = GroupShuffleSplit(n_splits=1, test_size=0.2, random_state=seed)
         fit_i, stop_i = (train[i] for i in next(inner.split(train, groups=groups[train])))
-        booster = _train(X.iloc[fit_i], y[fit_i], w[fit_i], init[fit_i], native, rounds,
-                         valid=(X.iloc[stop_i], y[stop_i], w[stop_i], init[stop_i]), stopping=stopping)
+        booster = _train(
+            X.iloc[fit_i],
+            y[fit_i],
+            w[fit_i],
+            init[fit_i],
+            native,
+            rounds,
+            valid=(X.iloc[stop_i], y[stop_i], w[stop_i], init[stop_i]),
+            stopping=stopping,
+        )
         iterations.append(max(booster.best_iteration, 1))
         oof[test] = expit(booster.predict(X.iloc[test], num_iteration=iterations[-1], raw_score=True) + init[test])
     final = _train(X, y, w, init, native, int(round(np.mean(iterations))))

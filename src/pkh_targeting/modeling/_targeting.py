@@ -12,9 +12,9 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit, logit
 from scipy.stats import norm
+from sklearn.base import clone
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
-from sklearn.base import clone
 from sklearn.preprocessing import StandardScaler
 
 from .. import __version__
@@ -28,12 +28,27 @@ from ..validation import ValidationResult, validate_records
 from ._cv import grouped_folds, grouped_lgbm_classifier
 from ._welfare import WelfareModel, welfare_from_state, welfare_state
 
-STATUS_FEATURES = {"receives_pkh": "family is a PKH beneficiary now (501b)",
-                   "receives_sembako": "family receives Sembako/BPNT food assistance (501a)"}
+STATUS_FEATURES = {
+    "receives_pkh": "family is a PKH beneficiary now (501b)",
+    "receives_sembako": "family receives Sembako/BPNT food assistance (501a)",
+}
 PSI_WARNING = 0.25
-SCORE_COLUMNS = ["family_id", "province_code", "regency_code", "district_code", "village_code", "receives_pkh",
-                 "n_components", "benefit_rp", "p_eligible", "error_type", "error_score", "reasons",
-                 "model_version", "rules_version"]
+SCORE_COLUMNS = [
+    "family_id",
+    "province_code",
+    "regency_code",
+    "district_code",
+    "village_code",
+    "receives_pkh",
+    "n_components",
+    "benefit_rp",
+    "p_eligible",
+    "error_type",
+    "error_score",
+    "reasons",
+    "model_version",
+    "rules_version",
+]
 
 
 @dataclass
@@ -47,8 +62,11 @@ class ScoreResult:
 
 def _real_consumption(fam: pd.DataFrame, poverty_line: dict) -> np.ndarray:
     line = np.where(fam["urban"].to_numpy(dtype=bool), poverty_line["urban"], poverty_line["rural"])
-    return fam["consumption_per_capita"].to_numpy(dtype="float64", na_value=np.nan) / line if (
-        "consumption_per_capita" in fam) else np.full(len(fam), np.nan)
+    return (
+        fam["consumption_per_capita"].to_numpy(dtype="float64", na_value=np.nan) / line
+        if ("consumption_per_capita" in fam)
+        else np.full(len(fam), np.nan)
+    )
 
 
 class TargetingModel:
@@ -83,8 +101,16 @@ class TargetingModel:
         self.config = TrainConfig.model_validate(_merge(cfg.model_dump(), overrides)) if overrides else cfg
 
     # ------------------------------------------------------------------------------------------ fit
-    def fit(self, families, members, config: TrainConfig | str | Path | None = None, *, reference_date=None,
-            label_sources=("survey", "verification"), selection_correction=True):
+    def fit(
+        self,
+        families,
+        members,
+        config: TrainConfig | str | Path | None = None,
+        *,
+        reference_date=None,
+        label_sources=("survey", "verification"),
+        selection_correction=True,
+    ):
         """Learn from the outcome columns the records carry; see the class docstring.
 
         ``label_sources`` and ``selection_correction`` exist to measure what each part adds
@@ -105,8 +131,9 @@ class TargetingModel:
 
         real = _real_consumption(fam, cfg.welfare.poverty_line)
         surveyed = np.isfinite(real) & (real > 0) & ("survey" in label_sources)
-        verified = (fam["verified_eligible"].notna().to_numpy() if "verified_eligible" in fam else np.zeros(len(fam), bool)) & (
-            "verification" in label_sources)
+        verified = (
+            fam["verified_eligible"].notna().to_numpy() if "verified_eligible" in fam else np.zeros(len(fam), bool)
+        ) & ("verification" in label_sources)
         self.threshold_ = float(np.quantile(real[surveyed], rules.desil_cutoff / 10)) if surveyed.any() else None
         self.welfare_ = None
         if surveyed.sum() >= 50:
@@ -117,10 +144,16 @@ class TargetingModel:
         weights = self._selection_weights(X, verified, has) if selection_correction and vv.any() else np.ones(len(fam))
         rows = np.concatenate([np.flatnonzero(sv), np.flatnonzero(vv)])
         if len(rows) < 100:
-            raise ValueError(f"only {len(rows)} labelled families with a PKH component: too few to train "
-                             "(need survey consumption or verification outcomes for at least 100).")
-        y = np.concatenate([real[sv] <= self.threshold_ if self.threshold_ else np.zeros(0, bool),
-                            fam["verified_eligible"].to_numpy(dtype=bool, na_value=False)[vv]])
+            raise ValueError(
+                f"only {len(rows)} labelled families with a PKH component: too few to train "
+                "(need survey consumption or verification outcomes for at least 100)."
+            )
+        y = np.concatenate(
+            [
+                real[sv] <= self.threshold_ if self.threshold_ else np.zeros(0, bool),
+                fam["verified_eligible"].to_numpy(dtype=bool, na_value=False)[vv],
+            ]
+        )
         w = np.concatenate([np.ones(sv.sum()), weights[vv]])
         source = np.array(["survey"] * sv.sum() + ["verification"] * vv.sum())
         Xt = X.iloc[rows].reset_index(drop=True)
@@ -129,24 +162,76 @@ class TargetingModel:
             params["monotone_constraints"] = [-1 if c == "welfare_gap" else 0 for c in X.columns]
         prior = self._prior(Xt)
         oof, self.classifier_, self.iterations_ = grouped_lgbm_classifier(
-            Xt, y, w, groups[rows], params, n_splits=cfg.cv.n_splits, seed=cfg.seed, n_jobs=cfg.n_jobs,
-            init_score=prior)
+            Xt, y, w, groups[rows], params, n_splits=cfg.cv.n_splits, seed=cfg.seed, n_jobs=cfg.n_jobs, init_score=prior
+        )
         calib = source == "survey" if (source == "survey").sum() >= 100 else np.ones(len(y), bool)
         p_cv = self._cross_fitted_calibration(oof, y, w, calib, groups[rows])
         self._fit_calibrator(oof[calib], y[calib], w[calib])
         self.feature_names_ = list(X.columns)
-        self.oof_ = pd.DataFrame({"family_id": fam["family_id"].to_numpy()[rows], "source": source, "label": y,
-                                  "weight": w, "p_raw": oof, "p_eligible": p_cv,
-                                  "group": groups[rows]})
-        self.cv_metrics_ = _cv_metrics(self.oof_)
+        self.oof_ = pd.DataFrame(
+            {
+                "family_id": fam["family_id"].to_numpy()[rows],
+                "source": source,
+                "label": y,
+                "weight": w,
+                "p_raw": oof,
+                "p_eligible": p_cv,
+                "group": groups[rows],
+            }
+        )
+        self.cv_metrics_ = _label_metrics(self.oof_)
         self.training_summary_ = {
-            "families": int(len(fam)), "members": int(len(mem)), "quarantined_rows": int(len(res.quarantine)),
-            "survey_rows": int(sv.sum()), "verification_rows": int(vv.sum()),
-            "trees": int(self.classifier_.num_trees()), "cv_iterations": [int(i) for i in self.iterations_],
+            "families": int(len(fam)),
+            "members": int(len(mem)),
+            "quarantined_rows": int(len(res.quarantine)),
+            "survey_rows": int(sv.sum()),
+            "verification_rows": int(vv.sum()),
+            "trees": int(self.classifier_.num_trees()),
+            "cv_iterations": [int(i) for i in self.iterations_],
         }
         self.fingerprint_ = data_fingerprint(fam, mem)
         self.feature_bins_ = {c: feature_bins(X[c].to_numpy()) for c in self.feature_names_}
         return self
+
+    def evaluate(self, families, members, *, reference_date=None, group_col: str = "village_code") -> dict:
+        """Accuracy on a held-out labelled batch: AUC (interval clustered by ``group_col``), Brier
+        and ECE of ``p_eligible`` against its survey and verification labels."""
+        out = self.score_records(families, members, reference_date=reference_date, reasons="none")
+        fam = out.validation.families.reset_index(drop=True)
+        p = out.scores["p_eligible"].to_numpy()
+        has = out.scores["n_components"].to_numpy() > 0
+        real = _real_consumption(fam, self.config.welfare.poverty_line)
+        parts = []
+        if self.threshold_ is not None:
+            sv = np.isfinite(real) & (real > 0)
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "source": "survey",
+                        "label": (real <= self.threshold_)[sv] & has[sv],
+                        "p_eligible": p[sv],
+                        "group": fam[group_col].to_numpy()[sv],
+                    }
+                )
+            )
+        if "verified_eligible" in fam:
+            vv = fam["verified_eligible"].notna().to_numpy()
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "source": "verification",
+                        "label": fam["verified_eligible"].to_numpy(dtype=bool, na_value=False)[vv],
+                        "p_eligible": p[vv],
+                        "group": fam[group_col].to_numpy()[vv],
+                    }
+                )
+            )
+        rows = (
+            pd.concat(parts, ignore_index=True)
+            if parts
+            else pd.DataFrame(columns=["source", "label", "p_eligible", "group"])
+        )
+        return _label_metrics(rows)
 
     def drift(self, X: pd.DataFrame) -> pd.DataFrame:
         """Population stability index of each feature of a batch against training, largest first."""
@@ -165,8 +250,13 @@ class TargetingModel:
         cfg = self.config.welfare
         params = cfg.lightgbm.model_dump()
         params.pop("early_stopping_rounds")
-        model = WelfareModel(cfg.kind, categorical_features=["province"], lightgbm_params=params,
-                             random_state=self.config.seed, n_jobs=self.config.n_jobs)
+        model = WelfareModel(
+            cfg.kind,
+            categorical_features=["province"],
+            lightgbm_params=params,
+            random_state=self.config.seed,
+            n_jobs=self.config.n_jobs,
+        )
         Xs, ys, gs = X[surveyed], real[surveyed] / self.threshold_, groups[surveyed]
         oof = np.full(len(ys), np.nan)
         for train, test in grouped_folds(gs, self.config.cv.n_splits):
@@ -244,8 +334,16 @@ class TargetingModel:
     def model_hash(self) -> str:
         return hashlib.sha256(self.classifier_.model_to_string().encode()).hexdigest()[:12]
 
-    def score_records(self, families, members, *, reference_date=None, reasons: str = "auto", language: str = "id",
-                      reasons_min_score: float = 0.2) -> ScoreResult:
+    def score_records(
+        self,
+        families,
+        members,
+        *,
+        reference_date=None,
+        reasons: str = "auto",
+        language: str = "id",
+        reasons_min_score: float = 0.2,
+    ) -> ScoreResult:
         """Validate a batch and score its valid families; the others go to the quarantine.
 
         Parameters
@@ -269,12 +367,21 @@ class TargetingModel:
         scores["p_eligible"] = p
         scores["error_type"] = np.where(receives, "inclusion", "exclusion")
         scores["error_score"] = np.where(receives, 1 - p, p)
-        scores["reasons"] = self._reasons(X, fam, receives, has, scores["error_score"].to_numpy(), reasons, language,
-                                          reasons_min_score)
+        scores["reasons"] = self._reasons(
+            X, fam, receives, has, scores["error_score"].to_numpy(), reasons, language, reasons_min_score
+        )
         scores["model_version"] = self.model_version
         scores["rules_version"] = self.rules_.version
-        scores = scores.astype({"family_id": "string", "error_type": "string", "model_version": "string",
-                                "rules_version": "string", "n_components": "int64", "benefit_rp": "int64"})
+        scores = scores.astype(
+            {
+                "family_id": "string",
+                "error_type": "string",
+                "model_version": "string",
+                "rules_version": "string",
+                "n_components": "int64",
+                "benefit_rp": "int64",
+            }
+        )
         return ScoreResult(scores[SCORE_COLUMNS], res.quarantine, res)
 
     def _reasons(self, X, fam, receives, has, error_score, which, language, min_score) -> pd.Series:
@@ -283,8 +390,11 @@ class TargetingModel:
         if which not in ("auto", "all", "none"):
             raise ValueError(f"reasons must be 'auto', 'all' or 'none', got {which!r}.")
         out = pd.Series(pd.NA, index=range(len(fam)), dtype="string")
-        need = np.zeros(len(fam), bool) if which == "none" else (
-            np.ones(len(fam), bool) if which == "all" else error_score >= min_score)
+        need = (
+            np.zeros(len(fam), bool)
+            if which == "none"
+            else (np.ones(len(fam), bool) if which == "all" else error_score >= min_score)
+        )
         rows = np.flatnonzero(need)
         if len(rows):
             explainer = Explainer(self, language=language)
@@ -301,8 +411,12 @@ class TargetingModel:
         if len(out.quarantine):
             import warnings
 
-            warnings.warn(f"{out.quarantine[['table', 'row']].drop_duplicates().shape[0]} row(s) quarantined "
-                          "and not scored; use score_records() to get the quarantine.", DataQualityWarning, stacklevel=2)
+            warnings.warn(
+                f"{out.quarantine[['table', 'row']].drop_duplicates().shape[0]} row(s) quarantined "
+                "and not scored; use score_records() to get the quarantine.",
+                DataQualityWarning,
+                stacklevel=2,
+            )
         return out.scores
 
     # ----------------------------------------------------------------------------------- save / load
@@ -313,14 +427,23 @@ class TargetingModel:
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
         state = {
-            "format": "pkh-targeting-model/1", "package_version": __version__, "contract_version": contract_version(),
-            "config": self.config.model_dump(), "rules": self.rules_.model_dump(), "threshold": self.threshold_,
-            "builder": self.builder_.get_state(), "feature_names": self.feature_names_,
-            "calibrator": self.calibrator_, "welfare": welfare_state(self.welfare_) if self.welfare_ else None,
+            "format": "pkh-targeting-model/1",
+            "package_version": __version__,
+            "contract_version": contract_version(),
+            "config": self.config.model_dump(),
+            "rules": self.rules_.model_dump(),
+            "threshold": self.threshold_,
+            "builder": self.builder_.get_state(),
+            "feature_names": self.feature_names_,
+            "calibrator": self.calibrator_,
+            "welfare": welfare_state(self.welfare_) if self.welfare_ else None,
             "welfare_sigma": getattr(self, "welfare_sigma_", None),
-            "training_summary": self.training_summary_, "fingerprint": self.fingerprint_,
-            "cv_metrics": self.cv_metrics_, "feature_bins": self.feature_bins_,
-            "model_hash": self.model_hash(), "model_version": getattr(self, "registered_version_", None),
+            "training_summary": self.training_summary_,
+            "fingerprint": self.fingerprint_,
+            "cv_metrics": self.cv_metrics_,
+            "feature_bins": self.feature_bins_,
+            "model_hash": self.model_hash(),
+            "model_version": getattr(self, "registered_version_", None),
         }
         with atomic_path(path / "classifier.txt") as tmp:
             tmp.write_text(self.classifier_.model_to_string())
@@ -338,8 +461,10 @@ class TargetingModel:
             raise FileNotFoundError(f"{path}: not a pkh-targeting model folder (no model.json).")
         state = json.loads((path / "model.json").read_text())
         if state.get("contract_version") != contract_version():
-            raise SchemaError(f"model {path} was trained on data contract version {state.get('contract_version')}, "
-                              f"this package reads version {contract_version()}.")
+            raise SchemaError(
+                f"model {path} was trained on data contract version {state.get('contract_version')}, "
+                f"this package reads version {contract_version()}."
+            )
         model = cls(TrainConfig.model_validate(state["config"]))
         model.rules_ = Rules.model_validate(state["rules"])
         model.threshold_ = state["threshold"]
@@ -366,8 +491,8 @@ def _merge(base: dict, update: dict) -> dict:
     return out
 
 
-def _cv_metrics(oof: pd.DataFrame) -> dict:
-    """Out-of-fold accuracy on unseen regencies, per label source, with regency-clustered intervals."""
+def _label_metrics(oof: pd.DataFrame) -> dict:
+    """AUC (with group-clustered interval), Brier and ECE of ``p_eligible`` per label source."""
     from sklearn.metrics import roc_auc_score
 
     from ..metrics import bootstrap_ci, calibration_summary
@@ -376,8 +501,13 @@ def _cv_metrics(oof: pd.DataFrame) -> dict:
     for source, d in oof.groupby("source"):
         y, p = d["label"].to_numpy(bool), d["p_eligible"].to_numpy()
         if 0 < y.sum() < len(y):
-            auc = bootstrap_ci(lambda a, b: roc_auc_score(a, b) if 0 < a.sum() < len(a) else np.nan, y, p,
-                               clusters=d["group"].to_numpy(), n_boot=100)
+            auc = bootstrap_ci(
+                lambda a, b: roc_auc_score(a, b) if 0 < a.sum() < len(a) else np.nan,
+                y,
+                p,
+                clusters=d["group"].to_numpy(),
+                n_boot=100,
+            )
             out[f"{source}_auc"] = auc["estimate"]
             out[f"{source}_auc_low"], out[f"{source}_auc_high"] = auc["low"], auc["high"]
         out.update({f"{source}_{k}": v for k, v in calibration_summary(y, p).items()})
@@ -404,11 +534,18 @@ def data_fingerprint(families: pd.DataFrame, members: pd.DataFrame) -> dict:
         canon = df[cols].sort_values(list(contract[name].key)).reset_index(drop=True)
         digest.update(name.encode())
         digest.update(pd.util.hash_pandas_object(canon, index=False).to_numpy().tobytes())
-    fp = {"sha256": digest.hexdigest(), "families": int(len(families)), "members": int(len(members)),
-          "beneficiaries": int(families["receives_pkh"].sum())}
+    fp = {
+        "sha256": digest.hexdigest(),
+        "families": int(len(families)),
+        "members": int(len(members)),
+        "beneficiaries": int(families["receives_pkh"].sum()),
+    }
     if "verified_eligible" in families:
         v = families["verified_eligible"]
-        fp.update(verified=int(v.notna().sum()), verified_eligible_share=float(v.dropna().astype(bool).mean()) if v.notna().any() else None)
+        fp.update(
+            verified=int(v.notna().sum()),
+            verified_eligible_share=float(v.dropna().astype(bool).mean()) if v.notna().any() else None,
+        )
     if "consumption_per_capita" in families:
         fp["surveyed"] = int(families["consumption_per_capita"].notna().sum())
     return fp

@@ -11,16 +11,31 @@ from sklearn.utils.validation import check_is_fitted
 
 KINDS = ("stacked", "lightgbm", "ols")
 # small, regularised trees: survey samples are a few thousand families
-DEFAULT_LGBM = {"n_estimators": 250, "learning_rate": 0.07, "num_leaves": 7, "max_depth": 3, "min_child_samples": 50,
-                "subsample": 0.8, "subsample_freq": 1, "colsample_bytree": 0.8}
+DEFAULT_LGBM = {
+    "n_estimators": 250,
+    "learning_rate": 0.07,
+    "num_leaves": 7,
+    "max_depth": 3,
+    "min_child_samples": 50,
+    "subsample": 0.8,
+    "subsample_freq": 1,
+    "colsample_bytree": 0.8,
+}
 
 
 def lgbm_params(params: dict | None, *, objective: str, random_state: int, n_jobs: int) -> dict:
     """LightGBM parameters made deterministic (same data and seed give the same trees)."""
     p = dict(params or {})
     p.pop("early_stopping_rounds", None)
-    return {**p, "objective": objective, "random_state": random_state, "n_jobs": n_jobs, "deterministic": True,
-            "force_row_wise": True, "verbose": -1}
+    return {
+        **p,
+        "objective": objective,
+        "random_state": random_state,
+        "n_jobs": n_jobs,
+        "deterministic": True,
+        "force_row_wise": True,
+        "verbose": -1,
+    }
 
 
 class _Design:
@@ -43,13 +58,21 @@ class _Design:
     def transform(self, X: pd.DataFrame) -> np.ndarray:
         parts = [X[self.numeric].astype("float64").fillna(self.medians).to_numpy()]
         for c, levels in self.levels.items():
-            parts.append((X[c].to_numpy()[:, None] == np.asarray(levels, dtype=object)[None, :]).astype(np.float64)
-                         if levels else np.empty((len(X), 0)))
+            parts.append(
+                (X[c].to_numpy()[:, None] == np.asarray(levels, dtype=object)[None, :]).astype(np.float64)
+                if levels
+                else np.empty((len(X), 0))
+            )
         return np.hstack(parts)
 
     def state(self) -> dict:
-        return {"categorical": self.categorical, "numeric": self.numeric, "medians": self.medians, "levels": self.levels,
-                "means": self.means}
+        return {
+            "categorical": self.categorical,
+            "numeric": self.numeric,
+            "medians": self.medians,
+            "levels": self.levels,
+            "means": self.means,
+        }
 
     @classmethod
     def from_state(cls, s: dict) -> _Design:
@@ -95,8 +118,16 @@ class WelfareModel(RegressorMixin, BaseEstimator):
     True
     """
 
-    def __init__(self, kind="stacked", *, split_by=None, categorical_features=None, lightgbm_params=None,
-                 random_state=0, n_jobs=2):
+    def __init__(
+        self,
+        kind="stacked",
+        *,
+        split_by=None,
+        categorical_features=None,
+        lightgbm_params=None,
+        random_state=0,
+        n_jobs=2,
+    ):
         self.kind = kind
         self.split_by = split_by
         self.categorical_features = categorical_features
@@ -106,8 +137,11 @@ class WelfareModel(RegressorMixin, BaseEstimator):
 
     def _categorical(self, X):
         cats = list(self.categorical_features or [])
-        return cats + [c for c in X.columns if c not in cats and not pd.api.types.is_numeric_dtype(X[c])
-                       and not pd.api.types.is_bool_dtype(X[c])]
+        return cats + [
+            c
+            for c in X.columns
+            if c not in cats and not pd.api.types.is_numeric_dtype(X[c]) and not pd.api.types.is_bool_dtype(X[c])
+        ]
 
     def _parts(self, X):
         if self.split_by is None:
@@ -148,8 +182,14 @@ class WelfareModel(RegressorMixin, BaseEstimator):
             ols = LinearRegression().fit(design.transform(X), log_y, sample_weight=w)
             return {"design": design, "ols": ols}
         Xl = _as_lgbm(X, cats)
-        model = lgb.LGBMRegressor(**lgbm_params(self.lightgbm_params or DEFAULT_LGBM, objective="regression",
-                                                random_state=self.random_state, n_jobs=self.n_jobs))
+        model = lgb.LGBMRegressor(
+            **lgbm_params(
+                self.lightgbm_params or DEFAULT_LGBM,
+                objective="regression",
+                random_state=self.random_state,
+                n_jobs=self.n_jobs,
+            )
+        )
         model.fit(Xl, log_y, sample_weight=w)
         return {"lgbm": model, "categories": {c: list(Xl[c].cat.categories) for c in cats}}
 
@@ -159,8 +199,11 @@ class WelfareModel(RegressorMixin, BaseEstimator):
         from scipy.optimize import nnls
         from sklearn.model_selection import GroupKFold, KFold
 
-        splitter = GroupKFold(min(5, len(np.unique(groups)))) if groups is not None and len(np.unique(groups)) >= 2 \
+        splitter = (
+            GroupKFold(min(5, len(np.unique(groups))))
+            if groups is not None and len(np.unique(groups)) >= 2
             else KFold(5, shuffle=True, random_state=self.random_state)
+        )
         oof = np.zeros((len(log_y), 2))
         for train, test in splitter.split(X, log_y, groups):
             for j, kind in enumerate(("ols", "lightgbm")):
@@ -170,13 +213,19 @@ class WelfareModel(RegressorMixin, BaseEstimator):
         weights, _ = nnls(centred, log_y - log_y.mean())
         weights = weights / weights.sum() if weights.sum() > 0 else np.array([1.0, 0.0])
         intercept = float(np.mean(log_y - oof @ weights))
-        return {"stack": [self._fit_one(X, log_y, w, kind=k) for k in ("ols", "lightgbm")],
-                "weights": weights.tolist(), "intercept": intercept}
+        return {
+            "stack": [self._fit_one(X, log_y, w, kind=k) for k in ("ols", "lightgbm")],
+            "weights": weights.tolist(),
+            "intercept": intercept,
+        }
 
     @staticmethod
     def _predict_one(m, X) -> np.ndarray:
         if "stack" in m:
-            return sum(wt * WelfareModel._predict_one(part, X) for wt, part in zip(m["weights"], m["stack"])) + m["intercept"]
+            return (
+                sum(wt * WelfareModel._predict_one(part, X) for wt, part in zip(m["weights"], m["stack"]))
+                + m["intercept"]
+            )
         if "ols" in m:
             return m["ols"].predict(m["design"].transform(X))
         return m["lgbm"].predict(_as_lgbm(X, list(m["categories"]), m["categories"]))
@@ -248,8 +297,13 @@ def _as_lgbm(X: pd.DataFrame, cats: list, categories: dict | None = None) -> pd.
 def welfare_state(model: WelfareModel) -> dict:
     """A fitted WelfareModel as JSON-ready data (LightGBM trees as text); see `welfare_from_state`."""
     parts = {str(key): _part_state(m) for key, m in model.models_.items()}
-    return {"params": model.get_params(), "parts": parts, "part_keys": [_jsonable(k) for k in model.parts_],
-            "feature_names_in": list(model.feature_names_in_), "smearing": model.smearing_}
+    return {
+        "params": model.get_params(),
+        "parts": parts,
+        "part_keys": [_jsonable(k) for k in model.parts_],
+        "feature_names_in": list(model.feature_names_in_),
+        "smearing": model.smearing_,
+    }
 
 
 def _part_state(m: dict) -> dict:
@@ -262,7 +316,11 @@ def _part_state(m: dict) -> dict:
 
 def _part_from_state(raw: dict) -> dict:
     if "stack" in raw:
-        return {"stack": [_part_from_state(p) for p in raw["stack"]], "weights": raw["weights"], "intercept": raw["intercept"]}
+        return {
+            "stack": [_part_from_state(p) for p in raw["stack"]],
+            "weights": raw["weights"],
+            "intercept": raw["intercept"],
+        }
     if "coef" in raw:
         return {"design": _Design.from_state(raw["design"]), "ols": _OLS(raw["coef"], raw["intercept"])}
     return {"lgbm": _Booster(raw["booster"]), "categories": raw["categories"]}

@@ -29,8 +29,9 @@ def make_dwelling(al, size, urban, wooden, remote, province, head_age, rng) -> p
 
     rent = _logistic(-2.2 + 1.3 * urban - 0.045 * (head_age - 40) + 0.2 * al + e(0.5))
     u = rng.random(n)
-    out["building_ownership"] = np.select([u < rent, u < rent + 0.07, u < rent + 0.08, u < rent + 0.09],
-                                          [2, 3, 4, 5], default=1)
+    out["building_ownership"] = np.select(
+        [u < rent, u < rent + 0.07, u < rent + 0.08, u < rent + 0.09], [2, 3, 4, 5], default=1
+    )
     area = np.exp(3.65 + 0.22 * al + 0.28 * np.log(size) + 0.15 * ~urban + e(0.35))
     out["floor_area_m2"] = np.round(np.clip(area, 6, 2000), 0)
 
@@ -38,15 +39,22 @@ def make_dwelling(al, size, urban, wooden, remote, province, head_age, rng) -> p
     floor = _ordered(ql, [8, 7, 6, 4, 2, 3, 1], [0.05, 0.01, 0.26, 0.06, 0.57, 0.02, 0.03])
     to_wood = wooden & ~urban & np.isin(floor, [6, 4, 2]) & (rng.random(n) < np.where(floor == 6, 0.65, 0.2))
     out["floor_material"] = np.where(to_wood, 5, floor)
-    wall = _ordered(0.8 * al + 0.4 * urban + e(0.7), [7, 6, 5, 4, 3, 2, 1], [0.005, 0.01, 0.005, 0.03, 0.08, 0.03, 0.84])
+    wall = _ordered(
+        0.8 * al + 0.4 * urban + e(0.7), [7, 6, 5, 4, 3, 2, 1], [0.005, 0.01, 0.005, 0.03, 0.08, 0.03, 0.84]
+    )
     out["wall_material"] = np.where(wooden & (wall == 1) & (rng.random(n) < 0.25 * ~urban), 3, wall)
     roof_q = 0.7 * al + e(0.8)
-    roof = np.where(java, _ordered(roof_q, [7, 5, 3, 4, 2, 1], [0.01, 0.01, 0.04, 0.09, 0.80, 0.05]),
-                    _ordered(roof_q, [7, 6, 5, 4, 3, 1], [0.03, 0.02, 0.01, 0.07, 0.82, 0.05]))
+    roof = np.where(
+        java,
+        _ordered(roof_q, [7, 5, 3, 4, 2, 1], [0.01, 0.01, 0.04, 0.09, 0.80, 0.05]),
+        _ordered(roof_q, [7, 6, 5, 4, 3, 1], [0.03, 0.02, 0.01, 0.07, 0.82, 0.05]),
+    )
     out["roof_material"] = roof
 
     wq = 0.7 * al + 0.5 * urban - 0.5 * remote + e(0.8)
-    rural_water = _ordered(wq, [9, 8, 6, 10, 7, 5, 4, 3, 2, 1], [0.02, 0.03, 0.04, 0.01, 0.07, 0.22, 0.22, 0.10, 0.25, 0.04])
+    rural_water = _ordered(
+        wq, [9, 8, 6, 10, 7, 5, 4, 3, 2, 1], [0.02, 0.03, 0.04, 0.01, 0.07, 0.22, 0.22, 0.10, 0.25, 0.04]
+    )
     urban_water = _ordered(wq, [6, 5, 4, 3, 2, 1], [0.02, 0.06, 0.15, 0.17, 0.48, 0.12])
     out["drinking_water"] = np.where(urban, urban_water, rural_water)
 
@@ -62,8 +70,11 @@ def make_dwelling(al, size, urban, wooden, remote, province, head_age, rng) -> p
 
     sq = 0.8 * al + 0.6 * urban - 0.4 * remote + e(0.8)
     out["toilet_facility"] = _ordered(sq, [6, 5, 4, 3, 2, 1], [0.05, 0.01, 0.01, 0.02, 0.07, 0.84])
-    out["sewage_disposal"] = np.where(out["toilet_facility"] == 6, np.where(rng.random(n) < 0.5, 5, 3),
-                                      _ordered(sq + e(0.5), [6, 5, 3, 4, 1, 2], [0.005, 0.02, 0.08, 0.12, 0.765, 0.01]))
+    out["sewage_disposal"] = np.where(
+        out["toilet_facility"] == 6,
+        np.where(rng.random(n) < 0.5, 5, 3),
+        _ordered(sq + e(0.5), [6, 5, 3, 4, 1, 2], [0.005, 0.02, 0.08, 0.12, 0.765, 0.01]),
+    )
 
     def item(base, slope=1.0, urb=0.0, sd=0.6):
         return rng.random(n) < _logistic(base + slope * al + urb * urban + e(sd))
@@ -97,4 +108,6 @@ def make_dwelling(al, size, urban, wooden, remote, province, head_age, rng) -> p
 
     out["internet_access"] = _ordered(1.1 * al + 0.8 * urban + e(0.8), [0, 3, 2, 1], [0.16, 0.64, 0.08, 0.12])
     out["has_bank_account"] = item(0.3, 1.2, 0.6)
-    return pd.DataFrame({k: (v if isinstance(v, pd.api.extensions.ExtensionArray) else np.asarray(v)) for k, v in out.items()})
+    return pd.DataFrame(
+        {k: (v if isinstance(v, pd.api.extensions.ExtensionArray) else np.asarray(v)) for k, v in out.items()}
+    )

@@ -7,15 +7,97 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-_MALE = np.array(["Agus", "Budi", "Dedi", "Eko", "Fajar", "Hendra", "Iwan", "Joko", "Made", "Nyoman", "Rudi",
-                  "Slamet", "Teguh", "Wahyu", "Yusuf", "Ahmad", "Bambang", "Dodi", "Heri", "Sutrisno"])
-_FEMALE = np.array(["Ani", "Dewi", "Endang", "Fitri", "Indah", "Kartini", "Lestari", "Nur", "Ratna", "Siti",
-                    "Sri", "Tuti", "Wati", "Yanti", "Ayu", "Rina", "Sumiati", "Ketut", "Nining", "Rahayu"])
-_SECOND = np.array(["Saputra", "Wijaya", "Hidayat", "Santoso", "Siregar", "Nasution", "Kurniawan", "Susanti",
-                    "Pratama", "Rahman", "Setiawan", "Lubis", "Harahap", "Simanjuntak", "Gunawan", "Sari",
-                    "Purnomo", "Utami", "Hasibuan", "Wulandari"])
-_STREETS = np.array(["Merdeka", "Sudirman", "Diponegoro", "Kartini", "Pahlawan", "Melati", "Mawar", "Kenanga",
-                     "Flamboyan", "Cempaka", "Anggrek", "Veteran", "Gajah Mada", "Pemuda", "Raya Desa"])
+_MALE = np.array(
+    [
+        "Agus",
+        "Budi",
+        "Dedi",
+        "Eko",
+        "Fajar",
+        "Hendra",
+        "Iwan",
+        "Joko",
+        "Made",
+        "Nyoman",
+        "Rudi",
+        "Slamet",
+        "Teguh",
+        "Wahyu",
+        "Yusuf",
+        "Ahmad",
+        "Bambang",
+        "Dodi",
+        "Heri",
+        "Sutrisno",
+    ]
+)
+_FEMALE = np.array(
+    [
+        "Ani",
+        "Dewi",
+        "Endang",
+        "Fitri",
+        "Indah",
+        "Kartini",
+        "Lestari",
+        "Nur",
+        "Ratna",
+        "Siti",
+        "Sri",
+        "Tuti",
+        "Wati",
+        "Yanti",
+        "Ayu",
+        "Rina",
+        "Sumiati",
+        "Ketut",
+        "Nining",
+        "Rahayu",
+    ]
+)
+_SECOND = np.array(
+    [
+        "Saputra",
+        "Wijaya",
+        "Hidayat",
+        "Santoso",
+        "Siregar",
+        "Nasution",
+        "Kurniawan",
+        "Susanti",
+        "Pratama",
+        "Rahman",
+        "Setiawan",
+        "Lubis",
+        "Harahap",
+        "Simanjuntak",
+        "Gunawan",
+        "Sari",
+        "Purnomo",
+        "Utami",
+        "Hasibuan",
+        "Wulandari",
+    ]
+)
+_STREETS = np.array(
+    [
+        "Merdeka",
+        "Sudirman",
+        "Diponegoro",
+        "Kartini",
+        "Pahlawan",
+        "Melati",
+        "Mawar",
+        "Kenanga",
+        "Flamboyan",
+        "Cempaka",
+        "Anggrek",
+        "Veteran",
+        "Gajah Mada",
+        "Pemuda",
+        "Raya Desa",
+    ]
+)
 
 
 def make_names(sex: np.ndarray, rng) -> np.ndarray:
@@ -69,7 +151,9 @@ def inject_defects(families: pd.DataFrame, members: pd.DataFrame, rate: float, r
     multi = families["n_members"].to_numpy()[hit] >= 2
     kinds = np.where((kinds == "duplicate_nik") & ~multi, "invalid_nik", kinds)
     defect[hit] = kinds
-    head_row = pd.Series(members.index[members["member_no"] == 1], index=members["family_id"][members["member_no"] == 1])
+    head_row = pd.Series(
+        members.index[members["member_no"] == 1], index=members["family_id"][members["member_no"] == 1]
+    )
     fid = families["family_id"].to_numpy()
     for kind in DEFECTS:
         ids = fid[hit[kinds == kind]]
@@ -86,8 +170,9 @@ def inject_defects(families: pd.DataFrame, members: pd.DataFrame, rate: float, r
             members.loc[second, "nik"] = members.loc[heads, "nik"].to_numpy()
         elif kind == "n_members_mismatch":
             rows = families["family_id"].isin(ids)
-            families.loc[rows, "n_members"] = np.where(families.loc[rows, "n_members"] < 30,
-                                                       families.loc[rows, "n_members"] + 1, 29)
+            families.loc[rows, "n_members"] = np.where(
+                families.loc[rows, "n_members"] < 30, families.loc[rows, "n_members"] + 1, 29
+            )
         elif kind == "unknown_code":
             families.loc[families["family_id"].isin(ids), "floor_material"] = 12
         elif kind == "region_code_as_number":

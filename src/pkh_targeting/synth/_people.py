@@ -45,9 +45,14 @@ def make_composition(w: np.ndarray, urban: np.ndarray, rng: np.random.Generator)
 
 def make_members(comp: pd.DataFrame, w: np.ndarray, urban: np.ndarray, rng: np.random.Generator) -> pd.DataFrame:
     """One row per member, in family order with the head first (member_no 1)."""
-    roles = [(1, np.ones(len(comp), np.int64)), (2, comp.has_spouse.to_numpy().astype(np.int64)),
-             (3, comp.n_children.to_numpy()), (6, comp.n_parents.to_numpy()),
-             (5, comp.n_grandchildren.to_numpy()), (8, comp.n_other.to_numpy())]
+    roles = [
+        (1, np.ones(len(comp), np.int64)),
+        (2, comp.has_spouse.to_numpy().astype(np.int64)),
+        (3, comp.n_children.to_numpy()),
+        (6, comp.n_parents.to_numpy()),
+        (5, comp.n_grandchildren.to_numpy()),
+        (8, comp.n_other.to_numpy()),
+    ]
     fam = np.concatenate([np.repeat(np.arange(len(comp)), k) for _, k in roles])
     rel = np.concatenate([np.full(k.sum(), r) for r, k in roles])
     order = np.lexsort((np.concatenate([np.full(k.sum(), i) for i, (_, k) in enumerate(roles)]), fam))
@@ -63,17 +68,22 @@ def make_members(comp: pd.DataFrame, w: np.ndarray, urban: np.ndarray, rng: np.r
 
     age = np.select(
         [rel == 1, rel == 2, rel == 3, rel == 6, rel == 5],
-        [head_age,
-         np.where(head_female, head_age + 3, head_age - 4) + np.round(rng.normal(0, 3.5, m)),
-         np.where(head_age >= 45, head_age - 20 - np.floor(u * 25), np.floor(u * np.clip(head_age - 18, 1, 27))),
-         head_age + 26 + np.round(rng.normal(0, 4, m)),
-         np.floor(u * 16)],
+        [
+            head_age,
+            np.where(head_female, head_age + 3, head_age - 4) + np.round(rng.normal(0, 3.5, m)),
+            np.where(head_age >= 45, head_age - 20 - np.floor(u * 25), np.floor(u * np.clip(head_age - 18, 1, 27))),
+            head_age + 26 + np.round(rng.normal(0, 4, m)),
+            np.floor(u * 16),
+        ],
         default=np.floor(5 + u * 70),
     )
     age = np.clip(age, 0, 100).astype(np.int64)
     age = np.where(rel == 2, np.maximum(age, 16), age)
-    sex = np.select([rel == 1, rel == 2], [np.where(head_female, 2, 1), np.where(head_female, 1, 2)],
-                    default=np.where(rng.random(m) < 0.5, 1, 2))
+    sex = np.select(
+        [rel == 1, rel == 2],
+        [np.where(head_female, 2, 1), np.where(head_female, 1, 2)],
+        default=np.where(rng.random(m) < 0.5, 1, 2),
+    )
     wm = w[fam]
     urb = urban[fam]
 
@@ -83,8 +93,11 @@ def make_members(comp: pd.DataFrame, w: np.ndarray, urban: np.ndarray, rng: np.r
     married_child = (rel == 3) & (age >= 19) & (rng.random(m) < _logistic((age - 25) / 3))
     marital[(rel == 2) | ((rel == 1) & has_spouse) | married_child] = 2
     alone_head = (rel == 1) & ~has_spouse
-    marital[alone_head] = np.where(age[alone_head] >= 50, np.where(rng.random(alone_head.sum()) < 0.75, 4, 3),
-                                   np.where(rng.random(alone_head.sum()) < 0.5, 3, 1))
+    marital[alone_head] = np.where(
+        age[alone_head] >= 50,
+        np.where(rng.random(alone_head.sum()) < 0.75, 4, 3),
+        np.where(rng.random(alone_head.sum()) < 0.5, 3, 1),
+    )
     parent = rel == 6
     marital[parent] = np.where(rng.random(parent.sum()) < 0.7, 4, 2)
     other = (rel == 8) & (age >= 18)
@@ -99,8 +112,16 @@ def make_members(comp: pd.DataFrame, w: np.ndarray, urban: np.ndarray, rng: np.r
     # school participation and level
     p_attend = np.select(
         [age <= 4, age == 5, age == 6, age <= 12, age <= 15, age <= 18, age <= 22, age <= 24],
-        [0.0, 0.05, 0.55, 0.985, _logistic(2.4 + 0.5 * wm), _logistic(0.9 + 0.8 * wm),
-         _logistic(-1.4 + 0.9 * wm), _logistic(-2.6 + 0.8 * wm)],
+        [
+            0.0,
+            0.05,
+            0.55,
+            0.985,
+            _logistic(2.4 + 0.5 * wm),
+            _logistic(0.9 + 0.8 * wm),
+            _logistic(-1.4 + 0.9 * wm),
+            _logistic(-2.6 + 0.8 * wm),
+        ],
         default=0.0,
     )
     attending = (rng.random(m) < p_attend) & ~married_child
@@ -145,12 +166,29 @@ def make_members(comp: pd.DataFrame, w: np.ndarray, urban: np.ndarray, rng: np.r
 
 
 # sector weights: (rural base, urban base, education slope) per contract sector code 1..19
-_SECTORS = np.array([
-    [0.30, 0.03, -0.5], [0.06, 0.01, -0.4], [0.09, 0.01, -0.4], [0.04, 0.01, -0.4], [0.03, 0.01, -0.4],
-    [0.02, 0.00, -0.4], [0.01, 0.005, 0.0], [0.08, 0.14, 0.0], [0.003, 0.008, 0.3], [0.07, 0.07, -0.2],
-    [0.13, 0.24, 0.0], [0.04, 0.06, 0.0], [0.03, 0.08, -0.1], [0.004, 0.02, 0.8], [0.004, 0.02, 0.9],
-    [0.02, 0.04, 0.8], [0.03, 0.05, 0.9], [0.01, 0.025, 0.9], [0.04, 0.08, 0.0],
-])
+_SECTORS = np.array(
+    [
+        [0.30, 0.03, -0.5],
+        [0.06, 0.01, -0.4],
+        [0.09, 0.01, -0.4],
+        [0.04, 0.01, -0.4],
+        [0.03, 0.01, -0.4],
+        [0.02, 0.00, -0.4],
+        [0.01, 0.005, 0.0],
+        [0.08, 0.14, 0.0],
+        [0.003, 0.008, 0.3],
+        [0.07, 0.07, -0.2],
+        [0.13, 0.24, 0.0],
+        [0.04, 0.06, 0.0],
+        [0.03, 0.08, -0.1],
+        [0.004, 0.02, 0.8],
+        [0.004, 0.02, 0.9],
+        [0.02, 0.04, 0.8],
+        [0.03, 0.05, 0.9],
+        [0.01, 0.025, 0.9],
+        [0.04, 0.08, 0.0],
+    ]
+)
 
 
 def _work(worked, edu, wm, urb, rel, sex, rng):

@@ -18,9 +18,18 @@ def _rank_within(groups: np.ndarray, score: np.ndarray) -> np.ndarray:
     return ranks
 
 
-def assign_beneficiaries(t: pd.DataFrame, rng: np.random.Generator, *, coverage: float,
-                         welfare_change_sd: float, pmt_noise_sd: float, discretion_share: float,
-                         capture_rate: float, graduation_processed: float, desil_cutoff: int) -> pd.DataFrame:
+def assign_beneficiaries(
+    t: pd.DataFrame,
+    rng: np.random.Generator,
+    *,
+    coverage: float,
+    welfare_change_sd: float,
+    pmt_noise_sd: float,
+    discretion_share: float,
+    capture_rate: float,
+    graduation_processed: float,
+    desil_cutoff: int,
+) -> pd.DataFrame:
     """Beneficiary status from a stale, noisy ranking, registration gaps, discretion and capture.
 
     ``t`` holds per family: ``w`` (welfare latent), ``regency``, ``village``, ``urban``, ``remote``,
@@ -74,26 +83,49 @@ def assign_beneficiaries(t: pd.DataFrame, rng: np.random.Generator, *, coverage:
     exclusion = ~receives & eligible
     mech = np.full(n, None, dtype=object)
     mech[inclusion] = np.select(
-        [captured[inclusion], swap_in[inclusion], ~t.has_component.to_numpy()[inclusion],
-         (old_poor & improved)[inclusion]],
+        [
+            captured[inclusion],
+            swap_in[inclusion],
+            ~t.has_component.to_numpy()[inclusion],
+            (old_poor & improved)[inclusion],
+        ],
         ["capture", "local_discretion", "graduation_not_processed", "stale_ranking"],
         default="proxy_means_error",
     )
     mech[exclusion] = np.select(
-        [~registered[exclusion], ~old_component[exclusion], ~old_poor[exclusion], swap_out[exclusion],
-         candidate[exclusion] & (pmt_old > np.quantile(pmt_old, 0.4))[exclusion]],
+        [
+            ~registered[exclusion],
+            ~old_component[exclusion],
+            ~old_poor[exclusion],
+            swap_out[exclusion],
+            candidate[exclusion] & (pmt_old > np.quantile(pmt_old, 0.4))[exclusion],
+        ],
         ["never_registered", "stale_ranking", "stale_ranking", "local_discretion", "proxy_means_error"],
         default="quota",
     )
     pbi_old = rng.random(n) < _logistic(-1.1 - 1.8 * w_old + 1.5 * receives)
-    return pd.DataFrame({"receives_pkh": receives, "registered": registered, "pbi_old": pbi_old,
-                         "sembako": receives | (registered & (rng.random(n) < _logistic(-1.5 - 1.5 * w_old))),
-                         "error_mechanism": mech})
+    return pd.DataFrame(
+        {
+            "receives_pkh": receives,
+            "registered": registered,
+            "pbi_old": pbi_old,
+            "sembako": receives | (registered & (rng.random(n) < _logistic(-1.5 - 1.5 * w_old))),
+            "error_mechanism": mech,
+        }
+    )
 
 
-def outcome_samples(receives, eligible, rng, *, verification_share_beneficiaries: float,
-                    complaint_rate: float, audit_share: float, field_error_rate: float,
-                    survey_share: float):
+def outcome_samples(
+    receives,
+    eligible,
+    rng,
+    *,
+    verification_share_beneficiaries: float,
+    complaint_rate: float,
+    audit_share: float,
+    field_error_rate: float,
+    survey_share: float,
+):
     """Which families were field-verified (not at random) and which were surveyed (at random)."""
     n = len(receives)
     complaint = ~receives & (rng.random(n) < complaint_rate * np.where(eligible, 3.0, 1.0))
@@ -102,4 +134,9 @@ def outcome_samples(receives, eligible, rng, *, verification_share_beneficiaries
     flip = rng.random(n) < field_error_rate
     outcome = np.where(flip, ~eligible, eligible)
     surveyed = rng.random(n) < survey_share
-    return verified, outcome, surveyed, np.select([audit, complaint, receives], ["audit", "complaint", "beneficiary_review"], "")
+    return (
+        verified,
+        outcome,
+        surveyed,
+        np.select([audit, complaint, receives], ["audit", "complaint", "beneficiary_review"], ""),
+    )

@@ -9,22 +9,157 @@ import pandas as pd
 # (1 where wooden houses are common: Sumatra's east, Kalimantan, Sulawesi, Maluku, Papua).
 _PROVINCES = pd.DataFrame(
     {
-        "code": ["11", "12", "13", "14", "15", "16", "17", "18", "19", "21", "31", "32", "33", "34", "35",
-                 "36", "51", "52", "53", "61", "62", "63", "64", "65", "71", "72", "73", "74", "75", "76",
-                 "81", "82", "91", "94"],
-        "weight": [5.4, 15.4, 5.6, 6.6, 3.7, 8.7, 2.1, 9.3, 1.5, 2.2, 10.7, 50.3, 37.9, 3.7, 41.6, 12.3,
-                   4.4, 5.6, 5.6, 5.5, 2.8, 4.2, 3.9, 0.7, 2.7, 3.1, 9.4, 2.7, 1.2, 1.5, 1.9, 1.3, 1.1, 4.4],
-        "urban_share": [0.32, 0.54, 0.48, 0.40, 0.37, 0.38, 0.33, 0.33, 0.45, 0.83, 1.0, 0.78, 0.53, 0.70,
-                        0.57, 0.70, 0.68, 0.47, 0.23, 0.36, 0.38, 0.47, 0.71, 0.55, 0.53, 0.27, 0.43, 0.28,
-                        0.33, 0.23, 0.42, 0.31, 0.29, 0.28],
-        "wooden": [0, 0, 0, 1, 1, 1, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-                   1, 1, 1, 1],
+        "code": [
+            "11",
+            "12",
+            "13",
+            "14",
+            "15",
+            "16",
+            "17",
+            "18",
+            "19",
+            "21",
+            "31",
+            "32",
+            "33",
+            "34",
+            "35",
+            "36",
+            "51",
+            "52",
+            "53",
+            "61",
+            "62",
+            "63",
+            "64",
+            "65",
+            "71",
+            "72",
+            "73",
+            "74",
+            "75",
+            "76",
+            "81",
+            "82",
+            "91",
+            "94",
+        ],
+        "weight": [
+            5.4,
+            15.4,
+            5.6,
+            6.6,
+            3.7,
+            8.7,
+            2.1,
+            9.3,
+            1.5,
+            2.2,
+            10.7,
+            50.3,
+            37.9,
+            3.7,
+            41.6,
+            12.3,
+            4.4,
+            5.6,
+            5.6,
+            5.5,
+            2.8,
+            4.2,
+            3.9,
+            0.7,
+            2.7,
+            3.1,
+            9.4,
+            2.7,
+            1.2,
+            1.5,
+            1.9,
+            1.3,
+            1.1,
+            4.4,
+        ],
+        "urban_share": [
+            0.32,
+            0.54,
+            0.48,
+            0.40,
+            0.37,
+            0.38,
+            0.33,
+            0.33,
+            0.45,
+            0.83,
+            1.0,
+            0.78,
+            0.53,
+            0.70,
+            0.57,
+            0.70,
+            0.68,
+            0.47,
+            0.23,
+            0.36,
+            0.38,
+            0.47,
+            0.71,
+            0.55,
+            0.53,
+            0.27,
+            0.43,
+            0.28,
+            0.33,
+            0.23,
+            0.42,
+            0.31,
+            0.29,
+            0.28,
+        ],
+        "wooden": [
+            0,
+            0,
+            0,
+            1,
+            1,
+            1,
+            0,
+            0,
+            1,
+            1,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+        ],
     }
 )
 
 
-def make_regions(n_families: int, rng: np.random.Generator, families_per_village: int = 250,
-                 urban_share: float = 0.58) -> pd.DataFrame:
+def make_regions(
+    n_families: int, rng: np.random.Generator, families_per_village: int = 250, urban_share: float = 0.58
+) -> pd.DataFrame:
     """Villages with their district, regency and province codes and area characteristics.
 
     Returns one row per village: codes, ``urban``, ``price_index`` (regency price level relative to
@@ -40,8 +175,9 @@ def make_regions(n_families: int, rng: np.random.Generator, families_per_village
     prov_effect = rng.normal(0, 0.12, n_provinces)
 
     # regencies: at least one per province, the rest by population weight
-    reg_prov = np.concatenate([np.arange(n_provinces),
-                               rng.choice(n_provinces, n_regencies - n_provinces, p=prov.weight / prov.weight.sum())])
+    reg_prov = np.concatenate(
+        [np.arange(n_provinces), rng.choice(n_provinces, n_regencies - n_provinces, p=prov.weight / prov.weight.sum())]
+    )
     reg_prov.sort()
     is_city = rng.random(n_regencies) < 0.2
     reg_no = pd.Series(reg_prov).groupby([reg_prov, is_city]).cumcount().to_numpy()
@@ -49,7 +185,11 @@ def make_regions(n_families: int, rng: np.random.Generator, families_per_village
     regency_code = prov.code.to_numpy()[reg_prov] + pd.Series(reg_code).map("{:02d}".format).to_numpy()
     reg_effect = prov_effect[reg_prov] + rng.normal(0, 0.12, n_regencies) + 0.12 * is_city
     price_index = np.exp(rng.normal(0, 0.08, n_regencies) + 0.05 * is_city)
-    reg_urban = np.where(is_city, 0.95, np.clip(prov.urban_share.to_numpy()[reg_prov] + 0.05 + rng.normal(0, 0.1, n_regencies), 0.02, 0.95))
+    reg_urban = np.where(
+        is_city,
+        0.95,
+        np.clip(prov.urban_share.to_numpy()[reg_prov] + 0.05 + rng.normal(0, 0.1, n_regencies), 0.02, 0.95),
+    )
 
     # districts (~8 villages each) and villages
     n_districts = max(n_regencies, n_villages // 8)

@@ -23,19 +23,72 @@ POVERTY_RATE = {"urban": 0.0673, "rural": 0.1103}
 GINI = {"urban": 0.395, "rural": 0.299}
 
 FAMILY_COLUMNS = [
-    "family_id", "head_name", "address", "province_code", "regency_code", "district_code", "village_code",
-    "urban", "n_members", "building_ownership", "floor_area_m2", "floor_material", "wall_material",
-    "roof_material", "drinking_water", "lighting", "electricity_va", "cooking_fuel", "toilet_facility",
-    "sewage_disposal", "has_lpg_5kg", "has_refrigerator", "has_ac", "has_water_heater", "has_landline",
-    "has_flat_tv", "has_gold_10g", "has_computer", "has_motorcycle", "has_bicycle", "has_car", "has_boat",
-    "has_motor_boat", "has_smartphone", "owns_land", "owns_other_house", "n_cattle", "n_buffalo", "n_horse",
-    "n_pig", "n_goat", "internet_access", "has_bank_account", "receives_pkh", "receives_sembako",
-    "verified_eligible", "consumption_per_capita",
+    "family_id",
+    "head_name",
+    "address",
+    "province_code",
+    "regency_code",
+    "district_code",
+    "village_code",
+    "urban",
+    "n_members",
+    "building_ownership",
+    "floor_area_m2",
+    "floor_material",
+    "wall_material",
+    "roof_material",
+    "drinking_water",
+    "lighting",
+    "electricity_va",
+    "cooking_fuel",
+    "toilet_facility",
+    "sewage_disposal",
+    "has_lpg_5kg",
+    "has_refrigerator",
+    "has_ac",
+    "has_water_heater",
+    "has_landline",
+    "has_flat_tv",
+    "has_gold_10g",
+    "has_computer",
+    "has_motorcycle",
+    "has_bicycle",
+    "has_car",
+    "has_boat",
+    "has_motor_boat",
+    "has_smartphone",
+    "owns_land",
+    "owns_other_house",
+    "n_cattle",
+    "n_buffalo",
+    "n_horse",
+    "n_pig",
+    "n_goat",
+    "internet_access",
+    "has_bank_account",
+    "receives_pkh",
+    "receives_sembako",
+    "verified_eligible",
+    "consumption_per_capita",
 ]
 MEMBER_COLUMNS = [
-    "family_id", "member_no", "nik", "relationship", "sex", "age", "marital_status", "pregnant",
-    "school_participation", "school_level", "education", "worked_last_week", "work_sector",
-    "employment_status", "severe_disability", "chronic_illness", "health_insurance",
+    "family_id",
+    "member_no",
+    "nik",
+    "relationship",
+    "sex",
+    "age",
+    "marital_status",
+    "pregnant",
+    "school_participation",
+    "school_level",
+    "education",
+    "worked_last_week",
+    "work_sector",
+    "employment_status",
+    "severe_disability",
+    "chronic_illness",
+    "health_insurance",
 ]
 
 
@@ -155,16 +208,27 @@ def generate_registry(
     size = comp.n_members.to_numpy()
     adults = mem.age.to_numpy() >= 15
     workers = np.bincount(fam_idx, weights=mem.worked_last_week.to_numpy(), minlength=n_families)
-    civil = np.bincount(fam_idx, weights=((mem.work_sector == 16) & (mem.employment_status == 4)).to_numpy(),
-                        minlength=n_families) > 0
+    civil = (
+        np.bincount(
+            fam_idx, weights=((mem.work_sector == 16) & (mem.employment_status == 4)).to_numpy(), minlength=n_families
+        )
+        > 0
+    )
     head = mem.relationship.to_numpy() == 1
     head_edu = np.zeros(n_families)
     head_edu[fam_idx[head]] = mem.education.to_numpy()[head]
     n_adults = np.bincount(fam_idx, weights=adults, minlength=n_families)
 
     # consumption: welfare latent, area, household size and workers, plus a transitory shock
-    log_c = (0.62 * w + v.area_effect.to_numpy() + 0.18 * urban - 0.12 * np.log(size)
-             + 0.25 * workers / size + 0.10 * np.log1p(n_adults) + rng.normal(0, 0.38, n_families))
+    log_c = (
+        0.62 * w
+        + v.area_effect.to_numpy()
+        + 0.18 * urban
+        - 0.12 * np.log(size)
+        + 0.25 * workers / size
+        + 0.10 * np.log1p(n_adults)
+        + rng.normal(0, 0.38, n_families)
+    )
     line = np.where(urban, POVERTY_LINE["urban"], POVERTY_LINE["rural"]) * v.price_index.to_numpy()
     rel = log_c - np.log(line)
     for area, mask in (("urban", urban), ("rural", ~urban)):
@@ -180,10 +244,20 @@ def generate_registry(
 
     # dwelling and assets: welfare through a noisy asset latent with a life-cycle effect
     al = w + 0.012 * (comp.head_age.to_numpy() - 45) + rng.normal(0, 0.55, n_families)
-    dwell = make_dwelling(al, size, urban, v.wooden.to_numpy(), v.remote.to_numpy(), v.province_code.to_numpy(),
-                          comp.head_age.to_numpy(), rng)
+    dwell = make_dwelling(
+        al,
+        size,
+        urban,
+        v.wooden.to_numpy(),
+        v.remote.to_numpy(),
+        v.province_code.to_numpy(),
+        comp.head_age.to_numpy(),
+        rng,
+    )
 
-    family_id = pd.Series(np.arange(n_families)).map(lambda i: f"F{seed:03d}{i:08d}" if seed < 1000 else f"F{seed}-{i:08d}")
+    family_id = pd.Series(np.arange(n_families)).map(
+        lambda i: f"F{seed:03d}{i:08d}" if seed < 1000 else f"F{seed}-{i:08d}"
+    )
     family_id = family_id.to_numpy()
     mem.insert(0, "family_id", family_id[fam_idx])
     fam = pd.DataFrame({"family_id": family_id})
@@ -191,32 +265,72 @@ def generate_registry(
     has_comp = comps.has_component.to_numpy()
     eligible = (desil <= rules.desil_cutoff) & has_comp
     ages = mem.age.to_numpy()
-    young_only = np.bincount(fam_idx, weights=(ages >= 3) & (ages <= 21) & (mem.school_participation.to_numpy() == 2) | ((ages >= 3) & (ages <= 6)) | (ages >= 70) | mem.severe_disability.to_numpy(), minlength=n_families) == 0
+    young_only = (
+        np.bincount(
+            fam_idx,
+            weights=(ages >= 3) & (ages <= 21) & (mem.school_participation.to_numpy() == 2)
+            | ((ages >= 3) & (ages <= 6))
+            | (ages >= 70)
+            | mem.severe_disability.to_numpy(),
+            minlength=n_families,
+        )
+        == 0
+    )
     aged_out = rng.random(n_families) < np.where(
-        np.bincount(fam_idx, weights=(ages >= 19) & (ages <= 25), minlength=n_families) > 0, 0.45, 0.08)
+        np.bincount(fam_idx, weights=(ages >= 19) & (ages <= 25), minlength=n_families) > 0, 0.45, 0.08
+    )
     elderly_head = comp.head_age.to_numpy() >= 65
-    vulnerable = elderly_head | (comp.head_female.to_numpy() & ~comp.has_spouse.to_numpy()) | (
-        np.bincount(fam_idx, weights=mem.severe_disability.to_numpy(), minlength=n_families) > 0)
+    vulnerable = (
+        elderly_head
+        | (comp.head_female.to_numpy() & ~comp.has_spouse.to_numpy())
+        | (np.bincount(fam_idx, weights=mem.severe_disability.to_numpy(), minlength=n_families) > 0)
+    )
     prog = assign_beneficiaries(
-        pd.DataFrame({"w": w, "regency": v.regency_code.to_numpy(), "village": v.village_code.to_numpy(),
-                      "urban": urban, "remote": v.remote.to_numpy(), "eligible": eligible,
-                      "has_component": has_comp, "only_new_component": has_comp & young_only,
-                      "aged_out": aged_out, "desil": desil, "elderly_head": elderly_head, "single": size == 1,
-                      "civil_servant": civil, "vulnerable": vulnerable}),
-        rng, coverage=coverage, welfare_change_sd=welfare_change_sd, pmt_noise_sd=pmt_noise_sd,
-        discretion_share=discretion_share, capture_rate=capture_rate,
-        graduation_processed=graduation_processed, desil_cutoff=rules.desil_cutoff,
+        pd.DataFrame(
+            {
+                "w": w,
+                "regency": v.regency_code.to_numpy(),
+                "village": v.village_code.to_numpy(),
+                "urban": urban,
+                "remote": v.remote.to_numpy(),
+                "eligible": eligible,
+                "has_component": has_comp,
+                "only_new_component": has_comp & young_only,
+                "aged_out": aged_out,
+                "desil": desil,
+                "elderly_head": elderly_head,
+                "single": size == 1,
+                "civil_servant": civil,
+                "vulnerable": vulnerable,
+            }
+        ),
+        rng,
+        coverage=coverage,
+        welfare_change_sd=welfare_change_sd,
+        pmt_noise_sd=pmt_noise_sd,
+        discretion_share=discretion_share,
+        capture_rate=capture_rate,
+        graduation_processed=graduation_processed,
+        desil_cutoff=rules.desil_cutoff,
     )
     receives = prog.receives_pkh.to_numpy()
     verified, outcome, surveyed, why_verified = outcome_samples(
-        receives, eligible, rng, verification_share_beneficiaries=verification_share,
-        complaint_rate=complaint_rate, audit_share=audit_share, field_error_rate=field_error_rate,
-        survey_share=survey_share)
+        receives,
+        eligible,
+        rng,
+        verification_share_beneficiaries=verification_share,
+        complaint_rate=complaint_rate,
+        audit_share=audit_share,
+        field_error_rate=field_error_rate,
+        survey_share=survey_share,
+    )
 
     # health insurance (family-level scheme): PBI from the earlier round, employer JKN for formal workers
     employee = np.bincount(fam_idx, weights=(mem.employment_status == 4).to_numpy(), minlength=n_families) > 0
     u = rng.random(n_families)
-    scheme = np.select([prog.pbi_old.to_numpy(), employee & (u < 0.7), u < 0.25 + 0.2 * (w > 0.5)], [1, 4, 2], default=0)
+    scheme = np.select(
+        [prog.pbi_old.to_numpy(), employee & (u < 0.7), u < 0.25 + 0.2 * (w > 0.5)], [1, 4, 2], default=0
+    )
     scheme = np.where((scheme == 0) & (rng.random(n_families) < 0.02), 8, scheme)
     mem["health_insurance"] = scheme[fam_idx]
 
@@ -224,34 +338,58 @@ def generate_registry(
     no_nik = (ages == 0) & (rng.random(len(mem)) < 0.3)
     mem["nik"] = pd.Series(mem["nik"], dtype="string").where(~no_nik)
     heads = mem[head]
-    families = pd.concat([
-        pd.DataFrame({
-            "family_id": family_id,
-            "head_name": make_names(heads.sex.to_numpy(), rng),
-            "address": make_addresses(n_families, rng),
-            "province_code": v.province_code, "regency_code": v.regency_code,
-            "district_code": v.district_code, "village_code": v.village_code,
-            "urban": urban, "n_members": size,
-        }),
-        dwell,
-        pd.DataFrame({
-            "receives_pkh": receives,
-            "receives_sembako": prog.sembako.to_numpy(),
-            "verified_eligible": pd.Series(outcome, dtype="boolean").where(verified).array,
-            "consumption_per_capita": np.where(surveyed, consumption, np.nan),
-        }),
-    ], axis=1)[FAMILY_COLUMNS]
-    families = families.astype({c: "string" for c in ("family_id", "head_name", "address", "province_code",
-                                                      "regency_code", "district_code", "village_code")})
+    families = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "family_id": family_id,
+                    "head_name": make_names(heads.sex.to_numpy(), rng),
+                    "address": make_addresses(n_families, rng),
+                    "province_code": v.province_code,
+                    "regency_code": v.regency_code,
+                    "district_code": v.district_code,
+                    "village_code": v.village_code,
+                    "urban": urban,
+                    "n_members": size,
+                }
+            ),
+            dwell,
+            pd.DataFrame(
+                {
+                    "receives_pkh": receives,
+                    "receives_sembako": prog.sembako.to_numpy(),
+                    "verified_eligible": pd.Series(outcome, dtype="boolean").where(verified).array,
+                    "consumption_per_capita": np.where(surveyed, consumption, np.nan),
+                }
+            ),
+        ],
+        axis=1,
+    )[FAMILY_COLUMNS]
+    families = families.astype(
+        {
+            c: "string"
+            for c in (
+                "family_id",
+                "head_name",
+                "address",
+                "province_code",
+                "regency_code",
+                "district_code",
+                "village_code",
+            )
+        }
+    )
     members = mem[MEMBER_COLUMNS].astype({"family_id": "string"}).reset_index(drop=True)
 
-    truth = pd.DataFrame({
-        "family_id": pd.array(family_id, dtype="string"),
-        "consumption_per_capita": consumption,
-        "poverty_line": np.round(line, 0),
-        "poor": consumption < line,
-        "desil": desil,
-    })
+    truth = pd.DataFrame(
+        {
+            "family_id": pd.array(family_id, dtype="string"),
+            "consumption_per_capita": consumption,
+            "poverty_line": np.round(line, 0),
+            "poor": consumption < line,
+            "desil": desil,
+        }
+    )
     truth = pd.concat([truth, comps.reset_index(drop=True)], axis=1)
     truth["eligible"] = eligible
     truth["receives_pkh"] = receives
