@@ -134,3 +134,12 @@ def two_families():
 @pytest.fixture(scope="session")
 def small_registry():
     return generate_registry(300, seed=11, reference_date=REF)
+
+
+@pytest.fixture(autouse=True)
+def _reset_mlflow():
+    """Tests that point MLflow somewhere must not leak that choice into the next test."""
+    yield
+    import mlflow
+
+    mlflow.set_tracking_uri(None)

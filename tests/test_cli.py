@@ -140,3 +140,13 @@ def test_score_with_a_missing_model_exits_2(tmp_path):
         app, ["score", "--model", str(tmp_path / "nope"), "--families", "f.csv", "--members", "m.csv", "--no-tracking"]
     )
     assert res.exit_code == 2
+
+
+def test_demo_runs_end_to_end(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    res = runner.invoke(app, ["demo", "--families", "4000", "--out", "demo"])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "demo" / "scores.parquet").exists() and (tmp_path / "models" / "mlruns.db").exists()
+    assert list((tmp_path / "demo" / "lists").glob("verifikasi_*.xlsx"))
+    assert "mlflow ui --backend-store-uri" in res.stdout

@@ -10,6 +10,7 @@ from .rules import Rules, apply_rules, load_rules
 from .schema import load_contract
 from .synth import Registry, generate_registry
 from .validation import ValidationResult, validate_records
+from .verification import rank_for_verification
 
 __all__ = [
     "DataQualityWarning",
@@ -26,6 +27,7 @@ __all__ = [
     "generate_registry",
     "load_contract",
     "load_rules",
+    "rank_for_verification",
     "read_records",
     "read_table",
     "validate_records",

@@ -230,6 +230,56 @@ def score(
     console.print(f"scores.parquet and quarantine.csv written to [bold]{out}[/]")
 
 
+@app.command()
+@_friendly
+def rank(
+    scores: Annotated[Path, typer.Option(help="scores.parquet written by score.")],
+    families: Annotated[Path, typer.Option(help="The batch's families table: names and addresses for the visit.")],
+    budget: Annotated[int, typer.Option(min=1, help="Visits in all, audit sample included.")],
+    out: Annotated[Path, typer.Option(help="Output folder.")] = Path("lists"),
+    by: Annotated[str, typer.Option(help="district_code or village_code.")] = "district_code",
+    audit_share: Annotated[float, typer.Option(min=0, max=0.99, help="Share of visits drawn at random.")] = 0.1,
+    inclusion_share: Annotated[float, typer.Option(min=0, max=1, help="Share of visits for the inclusion list.")] = 0.5,
+    priority: Annotated[str, typer.Option(help="value (probability x rupiah) or probability.")] = "value",
+    members: Annotated[Path | None, typer.Option(help="Members table: also write public lists (uji publik).")] = None,
+    language: Annotated[str, typer.Option(help="Headers: id or en.")] = "id",
+    seed: Annotated[int, typer.Option(help="Seed of the audit sample.")] = 0,
+):
+    """Rank families for field verification within a budget; write Excel/CSV lists and a summary."""
+    import pandas as pd
+
+    from .field_lists import write_field_lists, write_public_lists
+    from .outputs import write_csv, write_parquet
+    from .reading import read_table
+    from .verification import rank_for_verification, summarize_lists
+
+    s = pd.read_parquet(scores)
+    fam = read_table(families, "families")
+    ranked = rank_for_verification(
+        s, budget, by=by, audit_share=audit_share, inclusion_share=inclusion_share, priority=priority, seed=seed
+    )
+    paths = write_field_lists(ranked, fam, out / "field", language=language)
+    write_parquet(ranked, out / "ranked.parquet", index=False)
+    summary = summarize_lists(ranked, s, by=by)
+    write_csv(summary, out / "summary.csv")
+    if members is not None:
+        paths += write_public_lists(fam, read_table(members, "members"), out / "public")
+    table = Table(title=f"verification lists ({budget:,} visits)")
+    for col in ("list", "visits", "audit", "expected errors", "random visits", "rupiah at stake"):
+        table.add_column(col, justify="left" if col == "list" else "right")
+    for t, g in summary.groupby("list"):
+        table.add_row(
+            t,
+            f"{g.visits.sum():,}",
+            f"{g.audit_visits.sum():,}",
+            f"{g.expected_errors_found.sum():,.1f}",
+            f"{g.expected_errors_random.sum():,.1f}",
+            f"{g.rupiah_at_stake.sum():,.0f}",
+        )
+    console.print(table)
+    console.print(f"{len(paths)} list file(s), ranked.parquet and summary.csv written to [bold]{out}[/]")
+
+
 def print_validation(res) -> None:
     table = Table(title="validation")
     for col in ("table", "read", "valid", "quarantined"):
@@ -314,4 +364,14 @@ def demo(
         d = s[s.error_type == kind]
         summary.add_row(kind, f"{len(d):,}", f"{d.error_score.mean():.3f}", f"{(d.error_score >= 0.5).sum():,}")
     console.print(summary)
+    from .field_lists import write_field_lists
+    from .verification import rank_for_verification
+
+    with console.status("ranking families for a budget of 200 visits and writing the field lists"):
+        ranked = rank_for_verification(s, 200, seed=seed)
+        lists = write_field_lists(ranked, batch.families, out / "lists")
+    console.print(
+        f"[green]✓[/] {len(ranked)} visits ({int(ranked.audit.sum())} random audit) in {len(lists)} "
+        f"Excel/CSV files under {out / 'lists'}"
+    )
     console.print(f"Browse runs, models and plots: [bold]mlflow ui --backend-store-uri {uri}[/]", soft_wrap=True)

@@ -1,0 +1,163 @@
+"""Verification lists: budgeted ranking per district or village, with a random audit sample."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+ERROR_TYPES = ("inclusion", "exclusion")
+
+
+def _largest_remainder(weights: np.ndarray, total: int, floor: np.ndarray, cap: np.ndarray) -> np.ndarray:
+    """Integers that sum to ``total`` (or to ``cap.sum()``), each between its floor and cap, otherwise
+    proportional to ``weights``."""
+    alloc = np.minimum(floor, cap)
+    left = min(total, int(cap.sum())) - int(alloc.sum())
+    while left > 0:
+        room = cap - alloc
+        w = np.where(room > 0, weights, 0.0)
+        if w.sum() <= 0:
+            w = (room > 0).astype(float)
+        share = w / w.sum() * left
+        add = np.minimum(np.floor(share).astype(int), room)
+        if add.sum() == 0:  # hand out the remainders one by one, largest first
+            order = np.argsort(-(share - np.floor(share)) - 1e-9 * np.arange(len(share)), kind="stable")
+            add = np.zeros_like(alloc)
+            for i in order[:left]:
+                if room[i] > 0:
+                    add[i] = 1
+        alloc = alloc + add
+        left -= int(add.sum())
+    return alloc
+
+
+def rank_for_verification(
+    scores: pd.DataFrame,
+    budget: int,
+    *,
+    by: str = "district_code",
+    audit_share: float = 0.1,
+    inclusion_share: float | None = 0.5,
+    priority: str = "value",
+    min_per_unit: int = 1,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Choose the families to visit within ``budget`` visits, per district (or village).
+
+    Parameters
+    ----------
+    scores : DataFrame
+        Scored batch (``contract/scores.yaml``).
+    budget : int
+        Visits in all, audit sample included.
+    by : {"district_code", "village_code"}
+        The unit that gets its own ordered list.
+    audit_share : float, default=0.1
+        Share of the budget drawn at random (with known probabilities) from the families not
+        ranked, so that the office can estimate true error rates without the ranking's bias.
+    inclusion_share : float or None, default=0.5
+        Share of the visits for the inclusion list (beneficiaries); the rest go to the exclusion
+        list. ``None`` splits in proportion to the expected value of each list.
+    priority : {"value", "probability"}, default="value"
+        ``value`` ranks by the expected rupiah of a visit: error probability times the yearly benefit
+        at stake; ``probability`` by the error probability alone.
+    min_per_unit : int, default=1
+        Ranked visits every unit with candidates gets before the rest is shared in proportion to
+        the errors expected there.
+    seed : int, default=0
+
+    Returns
+    -------
+    DataFrame, one row per family to visit: ``list`` (inclusion/exclusion), the unit, ``rank`` within
+    the unit's list (audit rows last), ``audit``, ``selection_probability`` (1 for ranked families),
+    ``expected_error``, ``benefit_at_stake_rp``, ``expected_value_rp`` and the scores' columns.
+    Ties are broken by family_id, so the same scores and seed give the same list.
+    """
+    if by not in ("district_code", "village_code"):
+        raise ValueError(f"by must be 'district_code' or 'village_code', got {by!r}.")
+    if priority not in ("value", "probability"):
+        raise ValueError(f"priority must be 'value' or 'probability', got {priority!r}.")
+    if not 0 <= audit_share < 1:
+        raise ValueError(f"audit_share must be in [0, 1), got {audit_share}.")
+    if budget < 0:
+        raise ValueError(f"budget must be >= 0, got {budget}.")
+    s = scores.sort_values("family_id", kind="stable").reset_index(drop=True).copy()
+    paid = s["benefit_rp"].where(s["benefit_rp"] > 0)
+    floor = float(paid.min()) if paid.notna().any() else 0.0
+    s["benefit_at_stake_rp"] = s["benefit_rp"].where(s["benefit_rp"] > 0, floor).astype("int64")
+    s["expected_error"] = s["error_score"]
+    s["expected_value_rp"] = s["error_score"] * s["benefit_at_stake_rp"]
+    key = "expected_value_rp" if priority == "value" else "expected_error"
+
+    n_audit_total = int(round(audit_share * budget))
+    ranked_total = budget - n_audit_total
+    lists = {t: s[s["error_type"] == t] for t in ERROR_TYPES}
+    if inclusion_share is None:
+        value = np.array([lists[t][key].sum() for t in ERROR_TYPES])
+        shares = value / value.sum() if value.sum() > 0 else np.array([0.5, 0.5])
+    else:
+        shares = np.array([inclusion_share, 1 - inclusion_share])
+    per_list = _largest_remainder(
+        shares, ranked_total, np.zeros(2, int), np.array([len(lists[t]) for t in ERROR_TYPES])
+    )
+    audit_per_list = _largest_remainder(
+        shares, n_audit_total, np.zeros(2, int), np.array([len(lists[t]) - k for t, k in zip(ERROR_TYPES, per_list)])
+    )
+    rng = np.random.default_rng(seed)
+    out = []
+    for t, n_ranked, n_audit in zip(ERROR_TYPES, per_list, audit_per_list):
+        d = lists[t].sort_values([key, "family_id"], ascending=[False, True], kind="stable")
+        units = d.groupby(by, sort=True)
+        names = np.array(list(units.groups))
+        sizes = units.size().reindex(names).to_numpy()
+        expected = units["expected_error"].sum().reindex(names).to_numpy()
+        alloc = _largest_remainder(expected, int(n_ranked), np.full(len(names), min_per_unit), sizes)
+        within = d.groupby(by, sort=False).cumcount().to_numpy()
+        quota = pd.Series(alloc, index=names).reindex(d[by].to_numpy()).to_numpy()
+        ranked = d[within < quota].assign(audit=False, selection_probability=1.0)
+        rest = d.drop(index=ranked.index)
+        n_audit = min(int(n_audit), len(rest))
+        pick = rng.choice(len(rest), n_audit, replace=False) if n_audit else np.array([], int)
+        audit = rest.iloc[np.sort(pick)].assign(audit=True, selection_probability=n_audit / max(len(rest), 1))
+        both = pd.concat([ranked, audit])
+        both.insert(0, "list", t)
+        out.append(both)
+    res = pd.concat(out, ignore_index=True)
+    res["unit"] = res[by]
+    res = res.sort_values(
+        ["list", "unit", "audit", key, "family_id"],
+        ascending=[True, True, True, False, True],
+        kind="stable",
+        ignore_index=True,
+    )
+    res["rank"] = res.groupby(["list", "unit"]).cumcount() + 1
+    return res
+
+
+def summarize_lists(ranked: pd.DataFrame, scores: pd.DataFrame, *, by: str = "district_code") -> pd.DataFrame:
+    """Expected errors found and rupiah at stake per unit and list, against as many random visits."""
+    rows = []
+    for (t, unit), g in ranked.groupby(["list", "unit"]):
+        pool = scores[(scores["error_type"] == t) & (scores[by] == unit)]
+        visits = len(g)
+        stake = pool["benefit_rp"].where(pool["benefit_rp"] > 0, pool["benefit_rp"][pool["benefit_rp"] > 0].min())
+        rows.append(
+            {
+                "list": t,
+                "unit": unit,
+                "visits": visits,
+                "audit_visits": int(g["audit"].sum()),
+                "expected_errors_found": float(g["expected_error"].sum()),
+                "expected_errors_random": float(visits * pool["error_score"].mean()) if len(pool) else 0.0,
+                "rupiah_at_stake": float(g["expected_value_rp"].sum()),
+                "rupiah_at_stake_random": float(visits * (pool["error_score"] * stake.fillna(0)).mean())
+                if len(pool)
+                else 0.0,
+            }
+        )
+    out = pd.DataFrame(rows)
+    if len(out):
+        out["gain_vs_random"] = out["expected_errors_found"] / out["expected_errors_random"].where(
+            out["expected_errors_random"] > 0
+        )
+    return out
