@@ -280,6 +280,58 @@ def rank(
     console.print(f"{len(paths)} list file(s), ranked.parquet and summary.csv written to [bold]{out}[/]")
 
 
+@app.command()
+@_friendly
+def feedback(
+    lists: Annotated[Path, typer.Option(help="Folder written by rank (holds ranked.parquet).")],
+    results: Annotated[
+        list[Path], typer.Option(help="Returned list(s) with the result column filled (.xlsx or .csv).")
+    ],
+    out: Annotated[Path | None, typer.Option(help="Output folder; the lists folder by default.")] = None,
+):
+    """Read field results: precision of the ranked visits, leakage and undercoverage from the audit
+    sample (Horvitz-Thompson, 95% intervals), and verified_eligible outcomes for retraining."""
+    import json
+
+    import pandas as pd
+
+    from .feedback import bad_results, estimate_errors, outcomes_for_retraining, read_results
+    from .outputs import atomic_path, write_csv
+
+    ranked = pd.read_parquet(lists / "ranked.parquet")
+    res = pd.concat([read_results(p) for p in results], ignore_index=True)
+    est = estimate_errors(ranked, res)
+    out = out or lists
+    write_csv(outcomes_for_retraining(res), out / "verified_outcomes.csv")
+    bad = bad_results(res)
+    write_csv(bad, out / "bad_results.csv")
+    with atomic_path(out / "feedback.json") as tmp:
+        tmp.write_text(json.dumps(est, indent=1))
+    table = Table(title="field results")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    for k in (
+        "visited",
+        "not_found_or_moved",
+        "bad_results",
+        "inclusion_precision_ranked",
+        "exclusion_precision_ranked",
+    ):
+        v = est[k]
+        table.add_row(k, f"{v:.3f}" if isinstance(v, float) else f"{v:,}")
+    for k in ("leakage", "undercoverage"):
+        table.add_row(f"{k} (audit estimate)", f"{est[k]:.3f} ({est[k + '_low']:.3f}-{est[k + '_high']:.3f})")
+    console.print(table)
+    if len(bad):
+        err_console.print(
+            f"[yellow]warning:[/] {len(bad)} result(s) not understood (see bad_results.csv); "
+            f"use: {bad.expected.iloc[0]}"
+        )
+    console.print(
+        f"verified_outcomes.csv (for retraining), bad_results.csv and feedback.json written to [bold]{out}[/]"
+    )
+
+
 def print_validation(res) -> None:
     table = Table(title="validation")
     for col in ("table", "read", "valid", "quarantined"):
