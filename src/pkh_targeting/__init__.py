@@ -5,6 +5,7 @@ __version__ = "0.1.0"
 from .exceptions import DataQualityWarning, SchemaError, SmallGroupWarning
 from .features import PMTFeatureBuilder, build_pmt_features
 from .modeling import TargetingModel, WelfareModel
+from .privacy import pseudonymize
 from .reading import read_records, read_table
 from .rules import Rules, apply_rules, load_rules
 from .schema import load_contract
@@ -27,6 +28,7 @@ __all__ = [
     "generate_registry",
     "load_contract",
     "load_rules",
+    "pseudonymize",
     "rank_for_verification",
     "read_records",
     "read_table",
