@@ -50,6 +50,9 @@ def _friendly(func):
     return wrapper
 
 
+ReferenceDate = Annotated[str | None, typer.Option(help="Date ages refer to (YYYY-MM-DD); today by default.")]
+
+
 def _date(value: str | None) -> dt.date | None:
     return dt.date.fromisoformat(value) if value else None
 
@@ -61,9 +64,7 @@ def synth(
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("data/synthetic"),
     defect_rate: Annotated[float, typer.Option(min=0, max=1, help="Share of families with injected defects.")] = 0.0,
-    reference_date: Annotated[
-        str | None, typer.Option(help="Date ages refer to (YYYY-MM-DD); today by default.")
-    ] = None,
+    reference_date: ReferenceDate = None,
 ):
     """Generate a synthetic registry: families, members and truth as Parquet."""
     from .synth import generate_registry
@@ -86,9 +87,7 @@ def validate(
     families: Annotated[Path, typer.Option(help="Families table (.csv, .parquet, .xlsx).")],
     members: Annotated[Path, typer.Option(help="Members table (.csv, .parquet, .xlsx).")],
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("validated"),
-    reference_date: Annotated[
-        str | None, typer.Option(help="Date ages refer to (YYYY-MM-DD); today by default.")
-    ] = None,
+    reference_date: ReferenceDate = None,
 ):
     """Validate records against the data contract; write valid rows and quarantine.csv."""
     from .outputs import write_csv, write_parquet
@@ -128,9 +127,7 @@ def train(
     holdout_members: Annotated[Path | None, typer.Option(help="Members of the held-out families.")] = None,
     tracking_uri: TrackingUri = None,
     no_tracking: NoTracking = False,
-    reference_date: Annotated[
-        str | None, typer.Option(help="Date ages refer to (YYYY-MM-DD); today by default.")
-    ] = None,
+    reference_date: ReferenceDate = None,
 ):
     """Train the targeting model; the last line printed is the model's folder, or its MLflow URI."""
     from . import tracking
@@ -188,9 +185,7 @@ def score(
     language: Annotated[str, typer.Option(help="Language of the reasons: id or en.")] = "id",
     tracking_uri: TrackingUri = None,
     no_tracking: NoTracking = False,
-    reference_date: Annotated[
-        str | None, typer.Option(help="Date ages refer to (YYYY-MM-DD); today by default.")
-    ] = None,
+    reference_date: ReferenceDate = None,
 ):
     """Score a batch: write scores.parquet and quarantine.csv, and record the batch in MLflow."""
     from . import tracking

@@ -11,6 +11,7 @@ import pandas as pd
 from scipy.stats import norm
 
 from ..rules import apply_rules, load_rules
+from ..schema import load_contract
 from ._dwelling import make_dwelling
 from ._identity import DEFECTS, inject_defects, make_addresses, make_names, make_niks
 from ._people import make_composition, make_members
@@ -21,75 +22,6 @@ from ._regions import make_regions
 POVERTY_LINE = {"urban": 629_561, "rural": 580_349}
 POVERTY_RATE = {"urban": 0.0673, "rural": 0.1103}
 GINI = {"urban": 0.395, "rural": 0.299}
-
-FAMILY_COLUMNS = [
-    "family_id",
-    "head_name",
-    "address",
-    "province_code",
-    "regency_code",
-    "district_code",
-    "village_code",
-    "urban",
-    "n_members",
-    "building_ownership",
-    "floor_area_m2",
-    "floor_material",
-    "wall_material",
-    "roof_material",
-    "drinking_water",
-    "lighting",
-    "electricity_va",
-    "cooking_fuel",
-    "toilet_facility",
-    "sewage_disposal",
-    "has_lpg_5kg",
-    "has_refrigerator",
-    "has_ac",
-    "has_water_heater",
-    "has_landline",
-    "has_flat_tv",
-    "has_gold_10g",
-    "has_computer",
-    "has_motorcycle",
-    "has_bicycle",
-    "has_car",
-    "has_boat",
-    "has_motor_boat",
-    "has_smartphone",
-    "owns_land",
-    "owns_other_house",
-    "n_cattle",
-    "n_buffalo",
-    "n_horse",
-    "n_pig",
-    "n_goat",
-    "internet_access",
-    "has_bank_account",
-    "receives_pkh",
-    "receives_sembako",
-    "verified_eligible",
-    "consumption_per_capita",
-]
-MEMBER_COLUMNS = [
-    "family_id",
-    "member_no",
-    "nik",
-    "relationship",
-    "sex",
-    "age",
-    "marital_status",
-    "pregnant",
-    "school_participation",
-    "school_level",
-    "education",
-    "worked_last_week",
-    "work_sector",
-    "employment_status",
-    "severe_disability",
-    "chronic_illness",
-    "health_insurance",
-]
 
 
 @dataclass
@@ -364,22 +296,12 @@ def generate_registry(
             ),
         ],
         axis=1,
-    )[FAMILY_COLUMNS]
-    families = families.astype(
-        {
-            c: "string"
-            for c in (
-                "family_id",
-                "head_name",
-                "address",
-                "province_code",
-                "regency_code",
-                "district_code",
-                "village_code",
-            )
-        }
     )
-    members = mem[MEMBER_COLUMNS].astype({"family_id": "string"}).reset_index(drop=True)
+    contract = load_contract()
+    families = families[list(contract["families"].columns)].astype(
+        {c: "string" for c, spec in contract["families"].columns.items() if spec.dtype == "string"}
+    )
+    members = mem[list(contract["members"].columns)].astype({"family_id": "string"}).reset_index(drop=True)
 
     truth = pd.DataFrame(
         {
