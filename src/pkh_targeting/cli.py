@@ -344,10 +344,6 @@ def print_validation(res) -> None:
         console.print(rules)
 
 
-def main() -> None:  # pragma: no cover - console-script entry point
-    app()
-
-
 @app.command()
 @_friendly
 def demo(

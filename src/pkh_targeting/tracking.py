@@ -9,7 +9,6 @@ plots, the model card and the model (JSON and LightGBM text).
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import subprocess
 import tempfile
@@ -497,7 +496,3 @@ def check_batch(model, rules_version: str | None) -> None:
             f"the batch is for rules {rules_version!r} but the model applies {model.rules_.version!r}; "
             "train a model under those rules or score with the matching model."
         )
-
-
-def read_json(path) -> dict:
-    return json.loads(Path(path).read_text())

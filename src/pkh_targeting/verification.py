@@ -31,6 +31,15 @@ def _largest_remainder(weights: np.ndarray, total: int, floor: np.ndarray, cap: 
     return alloc
 
 
+def benefit_at_stake(scores: pd.DataFrame) -> pd.Series:
+    """Yearly rupiah a visit puts right: the family's benefit under the rules, or for a family with
+    no component (an inclusion error by rule, paid an amount the rules no longer grant) the smallest
+    benefit paid in the batch."""
+    paid = scores["benefit_rp"].where(scores["benefit_rp"] > 0)
+    floor = float(paid.min()) if paid.notna().any() else 0.0
+    return scores["benefit_rp"].where(scores["benefit_rp"] > 0, floor).astype("int64")
+
+
 def rank_for_verification(
     scores: pd.DataFrame,
     budget: int,
@@ -82,9 +91,7 @@ def rank_for_verification(
     if budget < 0:
         raise ValueError(f"budget must be >= 0, got {budget}.")
     s = scores.sort_values("family_id", kind="stable").reset_index(drop=True).copy()
-    paid = s["benefit_rp"].where(s["benefit_rp"] > 0)
-    floor = float(paid.min()) if paid.notna().any() else 0.0
-    s["benefit_at_stake_rp"] = s["benefit_rp"].where(s["benefit_rp"] > 0, floor).astype("int64")
+    s["benefit_at_stake_rp"] = benefit_at_stake(s)
     s["expected_error"] = s["error_score"]
     s["expected_value_rp"] = s["error_score"] * s["benefit_at_stake_rp"]
     key = "expected_value_rp" if priority == "value" else "expected_error"
@@ -137,10 +144,10 @@ def rank_for_verification(
 def summarize_lists(ranked: pd.DataFrame, scores: pd.DataFrame, *, by: str = "district_code") -> pd.DataFrame:
     """Expected errors found and rupiah at stake per unit and list, against as many random visits."""
     rows = []
+    scores = scores.assign(expected_value_rp=scores["error_score"] * benefit_at_stake(scores))
     for (t, unit), g in ranked.groupby(["list", "unit"]):
         pool = scores[(scores["error_type"] == t) & (scores[by] == unit)]
         visits = len(g)
-        stake = pool["benefit_rp"].where(pool["benefit_rp"] > 0, pool["benefit_rp"][pool["benefit_rp"] > 0].min())
         rows.append(
             {
                 "list": t,
@@ -150,9 +157,7 @@ def summarize_lists(ranked: pd.DataFrame, scores: pd.DataFrame, *, by: str = "di
                 "expected_errors_found": float(g["expected_error"].sum()),
                 "expected_errors_random": float(visits * pool["error_score"].mean()) if len(pool) else 0.0,
                 "rupiah_at_stake": float(g["expected_value_rp"].sum()),
-                "rupiah_at_stake_random": float(visits * (pool["error_score"] * stake.fillna(0)).mean())
-                if len(pool)
-                else 0.0,
+                "rupiah_at_stake_random": float(visits * pool["expected_value_rp"].mean()) if len(pool) else 0.0,
             }
         )
     out = pd.DataFrame(rows)
