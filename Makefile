@@ -1,6 +1,6 @@
 # Two commands do all the setup on a fresh machine with Python 3.11 and pip:
 #   make demo   - create .venv, install, run the whole job on synthetic data (local MLflow store)
-#   make test   - create .venv, install with test extras, run the whole test suite
+#   make test   - create .venv, install with the test and dask extras, run the whole test suite
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -12,7 +12,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m pip install --quiet -e ".[test,dask]"
 	touch $@
 
 install: $(VENV)/.installed

@@ -143,3 +143,26 @@ def _reset_mlflow():
     import mlflow
 
     mlflow.set_tracking_uri(None)
+
+
+@pytest.fixture(scope="session")
+def fitted_model():
+    """A real TargetingModel, trained once for the tests that only score."""
+    from pkh_targeting import TargetingModel
+
+    reg = generate_registry(4_000, seed=1, regions_seed=0, reference_date=REF)
+    return TargetingModel(cv={"n_splits": 3}).fit(reg.families, reg.members, reference_date=REF)
+
+
+@pytest.fixture(scope="session")
+def messy_batch():
+    """A batch whose problems cross chunk boundaries: a family id repeated at the end, a NIK shared
+    by a family at the start and one at the end, members of no family, members shuffled."""
+    reg = generate_registry(2_500, seed=2, regions_seed=0, reference_date=REF, defect_rate=0.03)
+    fam, mem = reg.families.copy(), reg.members.copy()
+    fam = pd.concat([fam, fam.iloc[[10]]], ignore_index=True)
+    last = mem.index[mem.family_id == fam.family_id.iloc[2400]][0]
+    mem.loc[last, "nik"] = mem.nik.iloc[0]
+    orphans = mem.iloc[[5, 6]].assign(family_id="KK-NOWHERE")
+    mem = pd.concat([mem, orphans], ignore_index=True).sample(frac=1, random_state=0).reset_index(drop=True)
+    return fam, mem

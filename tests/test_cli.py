@@ -147,6 +147,7 @@ def test_demo_runs_end_to_end(tmp_path, monkeypatch):
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     res = runner.invoke(app, ["demo", "--families", "4000", "--out", "demo"])
     assert res.exit_code == 0, res.output
-    assert (tmp_path / "demo" / "scores.parquet").exists() and (tmp_path / "models" / "mlruns.db").exists()
+    assert (tmp_path / "demo" / "scores" / "scores.parquet" / "_batch.json").exists()
+    assert (tmp_path / "models" / "mlruns.db").exists()
     assert list((tmp_path / "demo" / "lists").glob("verifikasi_*.xlsx"))
     assert "mlflow ui --backend-store-uri" in res.stdout

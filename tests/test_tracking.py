@@ -125,7 +125,9 @@ def test_embedded_store_records_training_and_scoring(store, registries):
     assert scoring.data.metrics["families_read"] == 800
     assert scoring.data.metrics["families_scored"] + scoring.data.metrics["families_quarantined"] == 800
     hashes = mlflow.artifacts.load_dict(f"runs:/{scoring.info.run_id}/batch/output_sha256.json")
-    assert hashes["scores.parquet"] == tracking.file_sha256(store / "scores" / "scores.parquet")
+    part = store / "scores" / "scores.parquet" / "part-00000.parquet"
+    assert hashes["scores.parquet/part-00000.parquet"] == tracking.file_sha256(part)
+    assert hashes["quarantine.csv"] == tracking.file_sha256(store / "scores" / "quarantine.csv")
     drift = pd.read_csv(
         mlflow.artifacts.download_artifacts(run_id=scoring.info.run_id, artifact_path="batch/drift_psi.csv")
     )

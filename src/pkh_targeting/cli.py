@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
+from .batch import CHUNK_FAMILIES
 from .exceptions import SchemaError
 
 app = typer.Typer(
@@ -65,6 +66,10 @@ def synth(
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("data/synthetic"),
     defect_rate: Annotated[float, typer.Option(min=0, max=1, help="Share of families with injected defects.")] = 0.0,
     reference_date: ReferenceDate = None,
+    partition_by: Annotated[
+        str | None,
+        typer.Option(help="Also write families/ and members/ datasets partitioned by this region column (Dask)."),
+    ] = None,
 ):
     """Generate a synthetic registry: families, members and truth as Parquet."""
     from .synth import generate_registry
@@ -72,6 +77,10 @@ def synth(
     with console.status(f"generating {families:,} families"):
         reg = generate_registry(families, seed, defect_rate=defect_rate, reference_date=_date(reference_date))
         path = reg.write(out)
+        if partition_by:
+            from .dask_scoring import write_partitioned
+
+            write_partitioned(reg.families, reg.members, out / "partitioned", by=partition_by)
     t = reg.truth
     console.print(
         f"wrote {len(reg.families):,} families, {len(reg.members):,} members and the truth to [bold]{path}[/]\n"
@@ -176,59 +185,81 @@ def train(
 @_friendly
 def score(
     model: Annotated[str, typer.Option(help="Model folder, or MLflow URI such as models:/NAME@champion.")],
-    families: Annotated[Path, typer.Option(help="Families table (.csv, .parquet, .xlsx).")],
+    families: Annotated[Path, typer.Option(help="Families table (.parquet file or folder, .csv, .xlsx).")],
     members: Annotated[Path, typer.Option(help="Members table.")],
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("scores"),
     rules: Annotated[
         str | None, typer.Option(help="Rules version the batch is for; refused if the model's differs.")
     ] = None,
     language: Annotated[str, typer.Option(help="Language of the reasons: id or en.")] = "id",
+    chunk_size: Annotated[
+        int, typer.Option(min=1000, help="Families per chunk: memory grows with it, not with the batch.")
+    ] = CHUNK_FAMILIES,
+    engine: Annotated[
+        str, typer.Option(help="pandas (chunks on this machine) or dask (a partitioned dataset on a cluster).")
+    ] = "pandas",
+    scheduler: Annotated[
+        str | None, typer.Option(help="Dask scheduler address; a LocalCluster on this machine by default.")
+    ] = None,
     tracking_uri: TrackingUri = None,
     no_tracking: NoTracking = False,
     reference_date: ReferenceDate = None,
 ):
-    """Score a batch: write scores.parquet and quarantine.csv, and record the batch in MLflow."""
+    """Score a batch: write scores.parquet (a folder of parts) and quarantine.csv, and record the batch
+    in MLflow."""
     from . import tracking
-    from .outputs import write_csv, write_parquet
-    from .reading import read_records
+    from .batch import score_files
 
+    if engine not in ("pandas", "dask"):
+        raise ValueError(f"--engine must be pandas or dask, got {engine!r}.")
     if not no_tracking or model.startswith(("models:/", "runs:/")):
         tracking.configure(tracking_uri)
     loaded = tracking.load_model(model)
     tracking.check_batch(loaded, rules)
-    fam, mem = read_records(families, members)
-    with console.status("scoring"):
-        res = loaded.score_records(fam, mem, reference_date=_date(reference_date), language=language)
-    out.mkdir(parents=True, exist_ok=True)
-    outputs = [
-        write_csv(res.quarantine, out / "quarantine.csv"),
-        write_parquet(res.scores, out / "scores.parquet", index=False),
-    ]
-    print_validation(res.validation)
-    s = res.scores
-    console.print(
-        f"scored {len(s):,} families with {loaded.model_version}: "
-        f"{(s.error_type == 'inclusion').sum():,} beneficiaries (mean inclusion score "
-        f"{s.error_score[s.error_type == 'inclusion'].mean():.3f}), "
-        f"{(s.error_type == 'exclusion').sum():,} non-beneficiaries (mean exclusion score "
-        f"{s.error_score[s.error_type == 'exclusion'].mean():.3f})"
-    )
+    options = {"reference_date": _date(reference_date), "language": language}
+    if engine == "dask":
+        from .dask_scoring import score_dataset
+
+        with console.status("scoring on Dask"):
+            summary = score_dataset(loaded, families, members, out, scheduler=scheduler, **options)
+    else:
+        with _progress() as bar:
+            task = bar.add_task("scoring", total=None)
+            summary = score_files(
+                loaded,
+                families,
+                members,
+                out,
+                chunk_size=chunk_size,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+                **options,
+            )
+    print_validation(summary)
+    console.print(f"scored {summary.n_scored:,} families with {loaded.model_version}")
     if not no_tracking:
         import warnings
 
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            run_id, drift = tracking.log_scoring(loaded, res, outputs)
+            run_id, drift = tracking.log_scoring(loaded, summary)
         for w in caught:
             err_console.print(f"[yellow]warning:[/] {w.message}", highlight=False)
         console.print(f"batch recorded as MLflow run {run_id}")
     console.print(f"scores.parquet and quarantine.csv written to [bold]{out}[/]")
 
 
+def _progress():
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
+    )
+
+
 @app.command()
 @_friendly
 def rank(
-    scores: Annotated[Path, typer.Option(help="scores.parquet written by score.")],
+    scores: Annotated[Path, typer.Option(help="scores.parquet (folder or file) written by score.")],
     families: Annotated[Path, typer.Option(help="The batch's families table: names and addresses for the visit.")],
     budget: Annotated[int, typer.Option(min=1, help="Visits in all, audit sample included.")],
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("lists"),
@@ -241,14 +272,13 @@ def rank(
     seed: Annotated[int, typer.Option(help="Seed of the audit sample.")] = 0,
 ):
     """Rank families for field verification within a budget; write Excel/CSV lists and a summary."""
-    import pandas as pd
-
+    from .batch import read_scores
     from .field_lists import write_field_lists, write_public_lists
     from .outputs import write_csv, write_parquet
     from .reading import read_table
     from .verification import rank_for_verification, summarize_lists
 
-    s = pd.read_parquet(scores)
+    s = read_scores(scores)
     fam = read_table(families, "families")
     ranked = rank_for_verification(
         s, budget, by=by, audit_share=audit_share, inclusion_share=inclusion_share, priority=priority, seed=seed
@@ -354,8 +384,9 @@ def demo(
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
 ):
     """Run the whole job end to end on a synthetic registry."""
+    from .batch import read_scores, score_files
     from .modeling import TargetingModel
-    from .outputs import write_csv, write_parquet
+    from .outputs import write_csv
     from .synth import generate_registry
     from .validation import validate_records
 
@@ -389,16 +420,18 @@ def demo(
     )
     with console.status("scoring the new batch with the champion"):
         champion = tracking.load_model("models:/pkh-targeting-demo@champion")
-        scored = champion.score_records(batch.families, batch.members, reference_date=batch.reference_date)
-        outputs = [
-            write_parquet(scored.scores, out / "scores.parquet", index=False),
-            write_csv(scored.quarantine, out / "new-batch-quarantine.csv"),
-        ]
-        run_id, _ = tracking.log_scoring(champion, scored, outputs)
-    s = scored.scores
+        scored = score_files(
+            champion,
+            out / "new-batch" / "families.parquet",
+            out / "new-batch" / "members.parquet",
+            out / "scores",
+            reference_date=batch.reference_date,
+        )
+        run_id, _ = tracking.log_scoring(champion, scored)
+    s = read_scores(out / "scores" / "scores.parquet")
     console.print(
         f"[green]✓[/] scored {len(s):,} families with {champion.model_version} "
-        f"({len(scored.quarantine)} quarantine rows) -> {out / 'scores.parquet'}; MLflow run {run_id}"
+        f"({scored.quarantined['families']} families quarantined) -> {out / 'scores'}; MLflow run {run_id}"
     )
     summary = Table(title="likely errors in the new batch")
     for col in ("list", "families", "mean score", "score >= 0.5"):

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import codecs
 import re
 import warnings
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from .exceptions import DataQualityWarning, SchemaError
 from .schema import column_aliases, load_contract
@@ -77,17 +80,60 @@ def _check_csv_header(path: Path, encoding: str) -> None:
         raise SchemaError(f"{path}: duplicated header(s) {dup}. Keep one column per field.")
 
 
-def _read_csv(path: Path) -> pd.DataFrame:
-    for encoding in ("utf-8-sig", "cp1252", "latin-1"):
+def detect_csv_encoding(path) -> str:
+    """UTF-8 (with or without BOM) if the whole file decodes as such, else Windows-1252 or Latin-1,
+    with a `DataQualityWarning`; checks the header row too."""
+    path = Path(path)
+    for encoding in ("utf-8-sig", "cp1252"):
+        decoder = codecs.getincrementaldecoder(encoding)()
         try:
-            _check_csv_header(path, encoding)
-            df = pd.read_csv(path, dtype=str, encoding=encoding, skipinitialspace=True)
+            with open(path, "rb") as f:
+                for block in iter(lambda: f.read(1 << 24), b""):
+                    decoder.decode(block)
+                decoder.decode(b"", final=True)
         except UnicodeDecodeError:
             continue
-        if encoding != "utf-8-sig":
-            warnings.warn(f"{path} is not UTF-8; read it as {encoding}.", DataQualityWarning, stacklevel=3)
-        return df
-    raise SchemaError(f"{path}: cannot decode the file as text.")  # pragma: no cover (latin-1 decodes any byte)
+        break
+    else:
+        encoding = "latin-1"  # decodes any byte
+    if encoding != "utf-8-sig":
+        warnings.warn(f"{path} is not UTF-8; read it as {encoding}.", DataQualityWarning, stacklevel=3)
+    _check_csv_header(path, encoding)
+    return encoding
+
+
+def parquet_files(path) -> list[Path]:
+    """The Parquet file, or the Parquet files of a folder (a partitioned dataset) in path order."""
+    path = Path(path)
+    files = sorted(path.rglob("*.parquet")) if path.is_dir() else [path]
+    if not files:
+        raise SchemaError(f"{path}: no Parquet files in the folder.")
+    return files
+
+
+def parquet_schema(files) -> pa.Schema:
+    """One schema for all parts of a dataset (a column missing from a part is read as empty)."""
+    return pa.unify_schemas([pq.read_schema(f) for f in files], promote_options="permissive")
+
+
+def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """``table`` with ``schema``'s columns, in its order and types."""
+    cols = [
+        table.column(f.name).cast(f.type) if f.name in table.column_names else pa.nulls(len(table), f.type)
+        for f in schema
+    ]
+    return pa.Table.from_arrays(cols, schema=schema)
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    files = parquet_files(path)
+    schema = parquet_schema(files)
+    return pa.concat_tables([conform(pq.read_table(f), schema) for f in files]).to_pandas()
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    encoding = detect_csv_encoding(path)
+    return pd.read_csv(path, dtype=str, encoding=encoding, skipinitialspace=True)
 
 
 def _read_excel(path: Path, table: str, sheet: str | int | None) -> pd.DataFrame:
@@ -117,7 +163,7 @@ def read_table(path, table: str, *, sheet: str | int | None = None) -> pd.DataFr
     ----------
     path : str or Path
         A ``.csv``, ``.parquet`` or ``.xlsx`` file (CSV may be UTF-8, with or without BOM, or
-        Windows-1252).
+        Windows-1252), or a folder of Parquet files.
     table : {"families", "members"}
     sheet : str or int, optional
         Excel sheet; by default the one named for the table, or the only one.
@@ -134,6 +180,8 @@ def read_table(path, table: str, *, sheet: str | int | None = None) -> pd.DataFr
     path = Path(path)
     if table not in _SHEET_NAMES:
         raise ValueError(f"table must be 'families' or 'members', got {table!r}.")
+    if path.is_dir():
+        return standardize_columns(_read_parquet(path), table, source=str(path))
     if not path.is_file():
         raise SchemaError(f"{path}: no such file.")
     if path.stat().st_size == 0:
@@ -143,7 +191,7 @@ def read_table(path, table: str, *, sheet: str | int | None = None) -> pd.DataFr
         if suffix in (".csv", ".txt"):
             df = _read_csv(path)
         elif suffix in (".parquet", ".pq"):
-            df = pd.read_parquet(path)
+            df = _read_parquet(path)
         elif suffix in (".xlsx", ".xlsm"):
             df = _read_excel(path, table, sheet)
         else:

@@ -422,21 +422,22 @@ def file_sha256(path) -> str:
 
 
 def log_scoring(
-    model, result, outputs: list, *, run_name: str | None = None, root="models"
+    model, result, outputs: list | None = None, *, run_name: str | None = None, root="models"
 ) -> tuple[str, pd.DataFrame]:
     """Record a scored batch as its own run linked to the model: input fingerprint, counts, score
-    distribution, feature drift (PSI, warned above 0.25) and hashes of the written outputs."""
+    distribution, feature drift (PSI, warned above 0.25) and hashes of the written outputs.
+
+    ``result`` is a `ScoreResult` or the `BatchSummary` of `batch.score_files` (whose outputs are
+    taken when ``outputs`` is not given).
+    """
     import mlflow
 
-    from .modeling._targeting import PSI_WARNING, data_fingerprint
+    from .batch import BatchSummary, read_scores
+    from .modeling._targeting import PSI_WARNING
 
-    res = result.validation
-    fam = res.families.reset_index(drop=True)
-    drift = (
-        model.drift(model.features(fam, res.members))
-        if len(fam)
-        else pd.DataFrame(columns=["feature", "psi", "shifted"])
-    )
+    summary = result if isinstance(result, BatchSummary) else BatchSummary.of(model, result)
+    outputs = summary.outputs if outputs is None else outputs
+    drift = summary.drift(model)
     shifted = drift[drift["shifted"]]
     if len(shifted):
         warnings.warn(
@@ -445,7 +446,10 @@ def log_scoring(
             DataQualityWarning,
             stacklevel=2,
         )
-    s = result.scores
+    if isinstance(result, BatchSummary):
+        s = read_scores(Path(outputs[0]).parent, columns=["error_type", "error_score"])
+    else:
+        s = result.scores
     with mlflow.start_run(experiment_id=_experiment_id(SCORING_EXPERIMENT, root), run_name=run_name) as run:
         mlflow.set_tags(
             {
@@ -455,21 +459,12 @@ def log_scoring(
                 "package_version": __version__,
             }
         )
-        fp = data_fingerprint(fam, res.members) if len(fam) else {}
-        mlflow.log_dict(
-            {
-                "input": fp,
-                "read": res.n_read,
-                "scored": int(len(s)),
-                "quarantined_rows": res.summary()["quarantined"].to_dict(),
-            },
-            "batch/fingerprint.json",
-        )
+        mlflow.log_dict(summary.to_dict(), "batch/fingerprint.json")
         metrics = {
-            "families_read": res.n_read["families"],
-            "members_read": res.n_read["members"],
-            "families_scored": len(s),
-            "families_quarantined": int(res.summary().loc["families", "quarantined"]),
+            "families_read": summary.n_read["families"],
+            "members_read": summary.n_read["members"],
+            "families_scored": summary.n_scored,
+            "families_quarantined": summary.quarantined["families"],
             "features_shifted": int(len(shifted)),
         }
         for kind in ("inclusion", "exclusion"):
@@ -485,8 +480,13 @@ def log_scoring(
                 )
         mlflow.log_metrics(metrics)
         mlflow.log_text(drift.to_csv(index=False), "batch/drift_psi.csv")
-        mlflow.log_dict({Path(p).name: file_sha256(p) for p in outputs}, "batch/output_sha256.json")
+        mlflow.log_dict({_output_name(p): file_sha256(p) for p in outputs}, "batch/output_sha256.json")
     return run.info.run_id, drift
+
+
+def _output_name(path) -> str:
+    path = Path(path)
+    return f"{path.parent.name}/{path.name}" if path.parent.suffix == ".parquet" else path.name
 
 
 def check_batch(model, rules_version: str | None) -> None:

@@ -60,6 +60,23 @@ class ValidationResult:
         return self.quarantine["rule"].value_counts()
 
 
+@dataclass(frozen=True)
+class BatchDuplicates:
+    """Keys that occur more than once in a whole batch validated in chunks (`pkh_targeting.batch`),
+    so that each chunk quarantines what the whole would.
+
+    Attributes
+    ----------
+    family_ids : frozenset
+        ``family_id`` values on more than one families row.
+    nik_families : dict
+        NIK -> number of distinct families holding it, for NIKs on more than one members row.
+    """
+
+    family_ids: frozenset = frozenset()
+    nik_families: dict = field(default_factory=dict)
+
+
 # --------------------------------------------------------------------------------------- coercion
 def _text(s: pd.Series) -> pd.Series:
     out = s.astype("string").str.strip()
@@ -227,10 +244,10 @@ def _coerce_table(raw: pd.DataFrame, table: str, problems: _Problems) -> tuple[p
 
 
 # ------------------------------------------------------------------------------ cross-field rules
-def _family_rules(fam: pd.DataFrame, mem: pd.DataFrame, problems: _Problems) -> None:
+def _family_rules(fam: pd.DataFrame, mem: pd.DataFrame, problems: _Problems, dups: BatchDuplicates) -> None:
     fid = fam["family_id"]
     problems.add(
-        fid.duplicated(keep=False) & fid.notna(),
+        (fid.duplicated(keep=False) | fid.isin(dups.family_ids)) & fid.notna(),
         "family_id",
         "duplicate_family_id",
         "family_id appears more than once in the families table",
@@ -273,7 +290,7 @@ def _family_rules(fam: pd.DataFrame, mem: pd.DataFrame, problems: _Problems) -> 
     )
 
 
-def _member_rules(mem: pd.DataFrame, fam: pd.DataFrame, problems: _Problems, ref: dt.date) -> None:
+def _member_rules(mem: pd.DataFrame, fam: pd.DataFrame, problems: _Problems, ref: dt.date, dups) -> None:
     known = pd.Index(fam["family_id"].dropna().unique())
     orphan = ~mem["family_id"].isin(known).fillna(False)
     problems.add(
@@ -297,15 +314,17 @@ def _member_rules(mem: pd.DataFrame, fam: pd.DataFrame, problems: _Problems, ref
         "school_level_not_attending",
         "school_level is given but the member is not attending school (412)",
     )
-    _nik_rules(mem, fam, problems, ref)
+    _nik_rules(mem, fam, problems, ref, dups)
 
 
-def _nik_rules(mem: pd.DataFrame, fam: pd.DataFrame, problems: _Problems, ref: dt.date) -> None:
+def _nik_rules(mem: pd.DataFrame, fam: pd.DataFrame, problems: _Problems, ref: dt.date, dups) -> None:
     nik = mem["nik"]
     ok = nik.str.fullmatch(r"[0-9]{16}").fillna(False).to_numpy()
-    dup = nik.duplicated(keep=False) & nik.notna()
+    elsewhere = pd.Series(dups.nik_families, dtype="float64")
+    dup = (nik.duplicated(keep=False) | nik.isin(elsewhere.index)) & nik.notna()
     if dup.any():
-        n_fam = mem[dup].groupby("nik")["family_id"].transform("nunique")
+        local = mem[dup].groupby("nik")["family_id"].transform("nunique")
+        n_fam = np.maximum(local.to_numpy(), elsewhere.reindex(mem.loc[dup, "nik"]).fillna(0).to_numpy())
         msg = pd.Series("", index=mem.index, dtype=object)
         msg[dup] = np.where(n_fam > 1, "NIK appears in more than one family", "NIK appears twice in one family")
         problems.add(dup, "nik", "nik_duplicate", msg)
@@ -355,7 +374,9 @@ def _nik_rules(mem: pd.DataFrame, fam: pd.DataFrame, problems: _Problems, ref: d
 
 
 # ------------------------------------------------------------------------------------------- main
-def validate_records(families: pd.DataFrame, members: pd.DataFrame, *, reference_date=None) -> ValidationResult:
+def validate_records(
+    families: pd.DataFrame, members: pd.DataFrame, *, reference_date=None, known_duplicates=None
+) -> ValidationResult:
     """Check families and members against the data contract and quarantine what fails.
 
     Parameters
@@ -364,6 +385,8 @@ def validate_records(families: pd.DataFrame, members: pd.DataFrame, *, reference
         Tables as exported (any dtypes; see `read_records`). Column names may be Indonesian aliases.
     reference_date : date, optional
         The date ages refer to, for the NIK birth-date check; today by default.
+    known_duplicates : BatchDuplicates, optional
+        Keys duplicated elsewhere in the batch, when these tables are one chunk of it.
 
     Returns
     -------
@@ -391,8 +414,9 @@ def validate_records(families: pd.DataFrame, members: pd.DataFrame, *, reference
     mem, m_failed = _coerce_table(raw_m, "members", pm)
     _column_checks(fam, "families", pf, f_failed)
     _column_checks(mem, "members", pm, m_failed)
-    _family_rules(fam, mem, pf)
-    _member_rules(mem, fam, pm, ref)
+    dups = known_duplicates or BatchDuplicates()
+    _family_rules(fam, mem, pf, dups)
+    _member_rules(mem, fam, pm, ref, dups)
 
     qf, qm = pf.frame(), pm.frame()
     bad_ids = pd.Index(pd.concat([qf["family_id"], qm["family_id"]]).dropna().unique())

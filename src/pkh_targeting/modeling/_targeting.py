@@ -21,7 +21,7 @@ from .. import __version__
 from ..config import TrainConfig, load_config
 from ..exceptions import DataQualityWarning, SchemaError
 from ..features import PMTFeatureBuilder
-from ..metrics import feature_bins, population_stability_index
+from ..metrics import bin_counts, feature_bins, population_stability_index
 from ..rules import apply_rules, load_rules
 from ..schema import contract_version
 from ..validation import ValidationResult, validate_records
@@ -53,11 +53,13 @@ SCORE_COLUMNS = [
 
 @dataclass
 class ScoreResult:
-    """Scores of the valid families (scored-batch contract) and the quarantine of the others."""
+    """Scores of the valid families (scored-batch contract) and the quarantine of the others;
+    ``features`` is the model's feature matrix of the scored families (for drift)."""
 
     scores: pd.DataFrame
     quarantine: pd.DataFrame
     validation: ValidationResult
+    features: pd.DataFrame | None = None
 
 
 def _real_consumption(fam: pd.DataFrame, poverty_line: dict) -> np.ndarray:
@@ -233,12 +235,20 @@ class TargetingModel:
         )
         return _label_metrics(rows)
 
-    def drift(self, X: pd.DataFrame) -> pd.DataFrame:
-        """Population stability index of each feature of a batch against training, largest first."""
-        psi = {c: population_stability_index(self.feature_bins_[c], X[c].to_numpy()) for c in self.feature_names_}
+    def drift(self, X: pd.DataFrame | None = None, *, counts: dict | None = None) -> pd.DataFrame:
+        """Population stability index of each feature of a batch against training, largest first.
+
+        Give the batch's feature matrix ``X``, or its `bin_counts` summed over chunks.
+        """
+        counts = self.bin_counts(X) if counts is None else counts
+        psi = {c: population_stability_index(self.feature_bins_[c], counts=counts[c]) for c in self.feature_names_}
         out = pd.DataFrame({"feature": list(psi), "psi": list(psi.values())})
         out["shifted"] = out["psi"] > PSI_WARNING
         return out.sort_values("psi", ascending=False, ignore_index=True)
+
+    def bin_counts(self, X: pd.DataFrame) -> dict:
+        """Counts of each feature in its training bins (see `drift`); they add up over chunks."""
+        return {c: bin_counts(X[c].to_numpy(), self.feature_bins_[c]["edges"]) for c in self.feature_names_}
 
     def _status(self, X: pd.DataFrame, fam: pd.DataFrame) -> pd.DataFrame:
         X = X.copy()
@@ -343,6 +353,7 @@ class TargetingModel:
         reasons: str = "auto",
         language: str = "id",
         reasons_min_score: float = 0.2,
+        known_duplicates=None,
     ) -> ScoreResult:
         """Validate a batch and score its valid families; the others go to the quarantine.
 
@@ -353,8 +364,10 @@ class TargetingModel:
             score is at least ``reasons_min_score`` (the only ones a verification list draws from,
             besides its random audit sample, which `rank_for_verification` explains on demand).
         language : {"id", "en"}, default="id"
+        known_duplicates : BatchDuplicates, optional
+            Keys duplicated elsewhere in the batch, when it is scored in chunks (`validate_records`).
         """
-        res = validate_records(families, members, reference_date=reference_date)
+        res = validate_records(families, members, reference_date=reference_date, known_duplicates=known_duplicates)
         fam, mem = res.families.reset_index(drop=True), res.members
         comps = apply_rules(fam, mem, self.rules_)
         has = comps["has_component"].to_numpy()
@@ -382,7 +395,7 @@ class TargetingModel:
                 "benefit_rp": "int64",
             }
         )
-        return ScoreResult(scores[SCORE_COLUMNS], res.quarantine, res)
+        return ScoreResult(scores[SCORE_COLUMNS], res.quarantine, res, X)
 
     def _reasons(self, X, fam, receives, has, error_score, which, language, min_score) -> pd.Series:
         from ..explain import Explainer
@@ -523,29 +536,47 @@ def _json_default(o):
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
 
 
-def data_fingerprint(families: pd.DataFrame, members: pd.DataFrame) -> dict:
-    """Hash of the canonical tables (sorted rows, contract columns) and label counts; never the rows."""
+def fingerprint_counts(families: pd.DataFrame, members: pd.DataFrame) -> dict:
+    """The additive parts of `data_fingerprint`: sums (mod 2**64) of row hashes and counts, so
+    that chunks of a batch add up to the fingerprint of the whole, in any order."""
     from ..schema import load_contract
 
     contract = load_contract()
-    digest = hashlib.sha256()
+    out = {}
     for name, df in (("families", families), ("members", members)):
         cols = [c for c in contract[name].columns if c in df]
-        canon = df[cols].sort_values(list(contract[name].key)).reset_index(drop=True)
-        digest.update(name.encode())
-        digest.update(pd.util.hash_pandas_object(canon, index=False).to_numpy().tobytes())
-    fp = {
-        "sha256": digest.hexdigest(),
-        "families": int(len(families)),
-        "members": int(len(members)),
-        "beneficiaries": int(families["receives_pkh"].sum()),
-    }
+        rows = pd.util.hash_pandas_object(df[cols], index=False).to_numpy()
+        out[f"{name}_hash"] = int(rows.sum(dtype=np.uint64))
+        out[name] = int(len(df))
+    out["beneficiaries"] = int(families["receives_pkh"].sum())
     if "verified_eligible" in families:
-        v = families["verified_eligible"]
-        fp.update(
-            verified=int(v.notna().sum()),
-            verified_eligible_share=float(v.dropna().astype(bool).mean()) if v.notna().any() else None,
-        )
+        v = families["verified_eligible"].dropna().astype(bool)
+        out.update(verified=int(len(v)), verified_eligible=int(v.sum()))
     if "consumption_per_capita" in families:
-        fp["surveyed"] = int(families["consumption_per_capita"].notna().sum())
+        out["surveyed"] = int(families["consumption_per_capita"].notna().sum())
+    return out
+
+
+def add_fingerprint_counts(a: dict, b: dict) -> dict:
+    """Sum two `fingerprint_counts` (row hashes modulo 2**64)."""
+    out = {k: a.get(k, 0) + b.get(k, 0) for k in a.keys() | b.keys()}
+    for k in out.keys() & {"families_hash", "members_hash"}:
+        out[k] %= 2**64
+    return out
+
+
+def data_fingerprint(families: pd.DataFrame | None = None, members=None, *, counts: dict | None = None) -> dict:
+    """Hash of the canonical tables (contract columns; row order does not matter) and label
+    counts; never the rows. Give the tables, or their `fingerprint_counts` summed over chunks."""
+    c = fingerprint_counts(families, members) if counts is None else counts
+    digest = hashlib.sha256(f"families {c['families_hash']} members {c['members_hash']}".encode())
+    fp = {k: c[k] for k in ("families", "members", "beneficiaries")}
+    fp = {"sha256": digest.hexdigest(), **fp}
+    if "verified" in c:
+        fp.update(
+            verified=c["verified"],
+            verified_eligible_share=c["verified_eligible"] / c["verified"] if c["verified"] else None,
+        )
+    if "surveyed" in c:
+        fp["surveyed"] = c["surveyed"]
     return fp

@@ -1,0 +1,429 @@
+"""Scoring a batch from files in chunks of whole families, with bounded memory and atomic outputs.
+
+`score_files` is what ``pkh-targeting score`` runs. A batch larger than ``chunk_size`` families is
+split in one pass over each file: families in input order, each member routed to its family's chunk
+wherever it sits in the members file. Keys that could be duplicated across chunks (family ids, NIKs)
+are found first, so that every chunk quarantines exactly what the whole batch would, and the scores
+equal those of `TargetingModel.score_records` on the whole batch, in the same order.
+
+Outputs go to a staging folder and are moved into place only when complete::
+
+    OUT/scores.parquet/part-00000.parquet ...   scored-batch contract, one part per chunk
+    OUT/scores.parquet/_batch.json              counts, versions and SHA-256 of every output
+    OUT/quarantine.csv                          one row per problem, input row numbers
+
+A run killed midway leaves the previous outputs (or none), never a partial ``scores.parquet``;
+rerunning gives byte-identical files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .exceptions import SchemaError
+from .outputs import atomic_path, neutralize_formulas, write_parquet
+from .reading import (
+    conform,
+    detect_csv_encoding,
+    parquet_files,
+    parquet_schema,
+    read_records,
+    read_table,
+    standardize_columns,
+)
+from .validation import QUARANTINE_COLUMNS, BatchDuplicates
+
+CHUNK_FAMILIES = 200_000
+READ_ROWS = 500_000
+_ROW = "__row"
+
+
+# ------------------------------------------------------------------------------------ summary
+@dataclass
+class BatchSummary:
+    """What a scored batch amounts to, added up over its chunks (what `tracking.log_scoring` records).
+
+    Attributes
+    ----------
+    n_read, quarantined : dict
+        Input rows and quarantined rows per table.
+    n_scored : int
+    rules : dict
+        Problems per quarantine rule.
+    fingerprint : dict
+        `fingerprint_counts` of the valid records.
+    bins : dict
+        Feature -> counts in the model's training bins, for drift.
+    outputs : list of Path
+        Files written, once the batch is published.
+    """
+
+    n_read: dict = field(default_factory=lambda: {"families": 0, "members": 0})
+    quarantined: dict = field(default_factory=lambda: {"families": 0, "members": 0})
+    n_scored: int = 0
+    rules: dict = field(default_factory=dict)
+    fingerprint: dict = field(default_factory=dict)
+    bins: dict = field(default_factory=dict)
+    outputs: list = field(default_factory=list)
+
+    @classmethod
+    def of(cls, model, result) -> BatchSummary:
+        """Summary of one `ScoreResult`."""
+        from .modeling._targeting import fingerprint_counts
+
+        res = result.validation
+        rows = res.quarantine.drop_duplicates(["table", "row"])["table"].value_counts()
+        X = result.features
+        return cls(
+            n_read=dict(res.n_read),
+            quarantined={t: int(rows.get(t, 0)) for t in ("families", "members")},
+            n_scored=len(result.scores),
+            rules={str(k): int(v) for k, v in res.rule_counts().items()},
+            fingerprint=fingerprint_counts(res.families, res.members) if len(res.families) else {},
+            bins={} if X is None else {k: v.tolist() for k, v in model.bin_counts(X).items()},
+        )
+
+    def __add__(self, other: BatchSummary) -> BatchSummary:
+        from .modeling._targeting import add_fingerprint_counts
+
+        def add(a: dict, b: dict) -> dict:
+            return {k: a.get(k, 0) + b.get(k, 0) for k in a.keys() | b.keys()}
+
+        return BatchSummary(
+            n_read=add(self.n_read, other.n_read),
+            quarantined=add(self.quarantined, other.quarantined),
+            n_scored=self.n_scored + other.n_scored,
+            rules=dict(Counter(self.rules) + Counter(other.rules)),
+            fingerprint=add_fingerprint_counts(self.fingerprint, other.fingerprint),
+            bins={
+                k: np.add(self.bins.get(k, 0), other.bins.get(k, 0)).tolist()
+                for k in self.bins.keys() | other.bins.keys()
+            },
+            outputs=self.outputs + other.outputs,
+        )
+
+    def summary(self) -> pd.DataFrame:
+        """Rows read, valid and quarantined per table (as `ValidationResult.summary`)."""
+        t = ["families", "members"]
+        read = pd.Series(self.n_read).reindex(t, fill_value=0)
+        q = pd.Series(self.quarantined).reindex(t, fill_value=0)
+        return pd.DataFrame({"read": read, "valid": read - q, "quarantined": q})
+
+    def rule_counts(self) -> pd.Series:
+        """Problems per rule, most frequent first (as `ValidationResult.rule_counts`)."""
+        return pd.Series(self.rules, dtype="int64").sort_values(ascending=False, kind="stable")
+
+    def drift(self, model) -> pd.DataFrame:
+        """Feature drift of the batch against training (`TargetingModel.drift`)."""
+        if not self.bins:
+            return pd.DataFrame(columns=["feature", "psi", "shifted"])
+        return model.drift(counts={k: np.asarray(v) for k, v in self.bins.items()})
+
+    def data_fingerprint(self) -> dict:
+        from .modeling._targeting import data_fingerprint
+
+        return data_fingerprint(counts=self.fingerprint) if self.fingerprint else {}
+
+    def to_dict(self) -> dict:
+        return {
+            "read": self.n_read,
+            "scored": self.n_scored,
+            "quarantined_rows": self.quarantined,
+            "problems_by_rule": self.rules,
+            "input": self.data_fingerprint(),
+        }
+
+
+# ------------------------------------------------------------------------------------- chunks
+@dataclass
+class Chunk:
+    """Whole families of a batch and their members, raw, with their input row numbers."""
+
+    families: pd.DataFrame
+    members: pd.DataFrame
+    family_rows: np.ndarray
+    member_rows: np.ndarray
+
+
+def _family_hash(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """64-bit hash of family ids as validation reads them (text, stripped); and the missing ones."""
+    text = values.astype("string").str.strip()
+    missing = (text.isna() | (text == "")).to_numpy()
+    return pd.util.hash_array(text.fillna("").to_numpy(dtype=object)), missing
+
+
+class _Source:
+    """One table of a batch read in batches of rows, with the contract's column names."""
+
+    def __init__(self, path, table: str):
+        self.path, self.table = Path(path), table
+        suffix = self.path.suffix.lower()
+        if self.path.is_dir() or suffix in (".parquet", ".pq"):
+            self.kind = "parquet"
+            self.files = parquet_files(self.path)
+            self.schema = parquet_schema(self.files)
+            raw = self.schema.names
+        elif suffix in (".csv", ".txt"):
+            self.kind = "csv"
+            if not self.path.is_file() or self.path.stat().st_size == 0:
+                read_table(self.path, table)  # names the problem
+            self.encoding = detect_csv_encoding(self.path)
+            raw = list(pd.read_csv(self.path, nrows=0, encoding=self.encoding).columns)
+        else:
+            self.kind = "other"
+            return
+        self.names = list(standardize_columns(pd.DataFrame(columns=raw), table, source=str(self.path)).columns)
+        self.raw_names = dict(zip(self.names, raw))
+
+    def n_rows(self) -> int | None:
+        if self.kind == "parquet":
+            return sum(pq.ParquetFile(f).metadata.num_rows for f in self.files)
+        if self.kind == "csv":
+            with open(self.path, "rb") as f:
+                lines = sum(block.count(b"\n") for block in iter(lambda: f.read(1 << 24), b""))
+            return max(lines - 1, 0)
+        return None
+
+    def batches(self, column: str | None = None):
+        """Yield pyarrow Tables of up to `READ_ROWS` rows, in file order (only ``column`` if given)."""
+        names = [column] if column else self.names
+        raw = [self.raw_names[c] for c in names]
+        if self.kind == "parquet":
+            schema = pa.schema([self.schema.field(c) for c in raw])
+            for f in self.files:
+                present = [c for c in raw if c in pq.read_schema(f).names]
+                for b in pq.ParquetFile(f).iter_batches(batch_size=READ_ROWS, columns=present):
+                    yield conform(pa.Table.from_batches([b]), schema).rename_columns(names)
+        else:
+            schema = pa.schema([(c, pa.string()) for c in names])
+            for df in pd.read_csv(
+                self.path, dtype=str, encoding=self.encoding, skipinitialspace=True, usecols=raw, chunksize=READ_ROWS
+            ):
+                df = df[raw]
+                df.columns = names
+                yield pa.Table.from_pandas(df, schema=schema, preserve_index=False)
+
+
+def _nik_keys(tbl: pa.Table) -> pd.DataFrame:
+    """Well-formed NIKs as integers with the hash of their family, for finding duplicates."""
+    nik = tbl.column("nik").to_pandas().astype("string").str.strip()
+    ok = nik.str.fullmatch(r"[0-9]{16}").fillna(False).to_numpy(dtype=bool)
+    h, _ = _family_hash(tbl.column("family_id").to_pandas()[ok])
+    return pd.DataFrame({"nik": nik[ok].astype("int64").to_numpy(), "family": h})
+
+
+def duplicated_niks(keys: pd.DataFrame) -> dict:
+    """NIK -> number of families, for NIKs on more than one row of ``keys`` (see `_nik_keys`)."""
+    dup = keys[keys["nik"].duplicated(keep=False)]
+    n = dup.groupby("nik")["family"].nunique()
+    return {f"{k:016d}": int(v) for k, v in n.items()}
+
+
+class ChunkedBatch:
+    """A batch's two files split into chunks of about ``chunk_size`` whole families.
+
+    Small batches, and Excel files, are read whole as one chunk. Larger ones are split through
+    Parquet files under ``workdir``: families in input order (a repeated family id joins its first
+    occurrence), members with their family wherever they are in the file, members of no known family
+    spread evenly.
+    """
+
+    def __init__(self, families, members, chunk_size: int = CHUNK_FAMILIES, workdir=None):
+        self.sources = _Source(families, "families"), _Source(members, "members")
+        self.chunk_size, self.workdir = chunk_size, Path(workdir) if workdir else None
+        n = self.sources[0].n_rows()
+        streamable = all(s.kind != "other" for s in self.sources)
+        self.n_chunks = max(-(-n // chunk_size), 1) if (streamable and n is not None) else 1
+        self.duplicates = BatchDuplicates()
+
+    def __len__(self) -> int:
+        return self.n_chunks
+
+    def __iter__(self):
+        if self.n_chunks == 1:
+            fam, mem = read_records(self.sources[0].path, self.sources[1].path)
+            yield Chunk(fam, mem, np.arange(len(fam)), np.arange(len(mem)))
+            return
+        if self.workdir is None:
+            raise ValueError("a batch split in chunks needs a workdir for its parts.")
+        self._split()
+        for k in range(self.n_chunks):
+            fam, mem = (self._read_part(t, k) for t in ("families", "members"))
+            yield Chunk(
+                fam.drop(columns=_ROW),
+                mem.drop(columns=_ROW),
+                fam[_ROW].to_numpy(),
+                mem[_ROW].to_numpy(),
+            )
+            for t in ("families", "members"):
+                (self.workdir / f"{t}-{k:05d}.parquet").unlink(missing_ok=True)
+
+    def _read_part(self, table: str, k: int) -> pd.DataFrame:
+        path = self.workdir / f"{table}-{k:05d}.parquet"
+        if path.exists():
+            return pd.read_parquet(path)
+        return pd.DataFrame({c: pd.Series(dtype="string") for c in [*self.sources[table == "members"].names, _ROW]})
+
+    def _split(self) -> None:
+        fam_src, mem_src = self.sources
+        C, K = self.chunk_size, self.n_chunks
+        hashes, missing = zip(*(_family_hash(t.column(0).to_pandas()) for t in fam_src.batches("family_id")))
+        hashes, missing = np.concatenate(hashes), np.concatenate(missing)
+        codes, uniques = pd.factorize(hashes)
+        first = np.empty(len(uniques), dtype=np.int64)
+        first[codes[::-1]] = np.arange(len(codes))[::-1]
+        chunk_of_family = first // C
+        family_chunk = np.where(missing, np.arange(len(codes)) // C, chunk_of_family[codes])
+        index = pd.Index(uniques)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        writers: dict = {}
+        try:
+            start = 0
+            for t in fam_src.batches():
+                self._route(writers, "families", t, start, family_chunk[start : start + len(t)])
+                start += len(t)
+            start, keys = 0, []
+            for t in mem_src.batches():
+                h, miss = _family_hash(t.column("family_id").to_pandas())
+                code = index.get_indexer(h)
+                spread = (start + np.arange(len(t))) // READ_ROWS % K
+                self._route(writers, "members", t, start, np.where(miss | (code < 0), spread, chunk_of_family[code]))
+                keys.append(_nik_keys(t))
+                start += len(t)
+        finally:
+            for w in writers.values():
+                w.close()
+        self.duplicates = BatchDuplicates(nik_families=duplicated_niks(pd.concat(keys, ignore_index=True)))
+
+    def _route(self, writers: dict, table: str, t: pa.Table, start: int, chunk: np.ndarray) -> None:
+        t = t.append_column(_ROW, pa.array(np.arange(start, start + len(t), dtype=np.int64)))
+        order = np.argsort(chunk, kind="stable")
+        bounds = np.searchsorted(chunk[order], np.arange(self.n_chunks + 1))
+        for k in np.flatnonzero(np.diff(bounds)):
+            part = t.take(order[bounds[k] : bounds[k + 1]])
+            if (table, k) not in writers:
+                writers[table, k] = pq.ParquetWriter(self.workdir / f"{table}-{k:05d}.parquet", t.schema)
+            writers[table, k].write_table(part)
+
+
+# -------------------------------------------------------------------------------------- scoring
+def score_chunk(model, chunk: Chunk, duplicates: BatchDuplicates | None = None, **options):
+    """Score one chunk; return its scores, its quarantine with input row numbers, and its summary."""
+    result = model.score_records(chunk.families, chunk.members, known_duplicates=duplicates, **options)
+    q = result.quarantine.copy()
+    for table, rows in (("families", chunk.family_rows), ("members", chunk.member_rows)):
+        mine = (q["table"] == table).to_numpy()
+        q.loc[mine, "row"] = np.asarray(rows)[q.loc[mine, "row"].to_numpy(dtype=np.int64)]
+    return result.scores, q[QUARANTINE_COLUMNS], BatchSummary.of(model, result)
+
+
+class _Staging:
+    """A hidden folder next to the outputs; `publish` moves its contents into place."""
+
+    def __init__(self, out: Path, name: str = "scores"):
+        self.out = Path(out)
+        self.path = self.out / f".staging-{name}"
+        if self.path.exists():  # left by a run that was interrupted
+            shutil.rmtree(self.path)
+        (self.path / "scores.parquet").mkdir(parents=True)
+        self.quarantine = self.path / "quarantine.csv"
+        pd.DataFrame(columns=QUARANTINE_COLUMNS).to_csv(self.quarantine, index=False, encoding="utf-8-sig")
+
+    def append_quarantine(self, q: pd.DataFrame) -> None:
+        if len(q):
+            neutralize_formulas(q).to_csv(self.quarantine, mode="a", header=False, index=False, encoding="utf-8")
+
+    def publish(self, summary: BatchSummary, model) -> BatchSummary:
+        from .tracking import file_sha256
+
+        scores_dir = self.path / "scores.parquet"
+        parts = sorted(p for p in scores_dir.glob("*.parquet"))
+        manifest = {
+            "format": "pkh-targeting-batch/1",
+            "model_version": model.model_version,
+            "rules_version": model.rules_.version,
+            **summary.to_dict(),
+            "sha256": {
+                **{f"scores.parquet/{p.name}": file_sha256(p) for p in parts},
+                "quarantine.csv": file_sha256(self.quarantine),
+            },
+        }
+        with atomic_path(scores_dir / "_batch.json") as tmp:
+            tmp.write_text(json.dumps(manifest, indent=1, default=str))
+        self.out.mkdir(parents=True, exist_ok=True)
+        old = self.path / "previous"
+        old.mkdir()
+        for name in ("quarantine.csv", "scores.parquet"):
+            if (self.out / name).exists():
+                os.replace(self.out / name, old / name)
+            os.replace(self.path / name, self.out / name)
+        shutil.rmtree(self.path)
+        summary.outputs = [self.out / "scores.parquet" / p.name for p in parts] + [self.out / "quarantine.csv"]
+        return summary
+
+
+def score_files(
+    model,
+    families,
+    members,
+    out,
+    *,
+    chunk_size: int = CHUNK_FAMILIES,
+    progress=None,
+    **options,
+) -> BatchSummary:
+    """Score a batch from its files into ``out`` (see the module docstring), chunk by chunk.
+
+    Parameters
+    ----------
+    model : TargetingModel
+    families, members : path
+        ``.parquet`` files or folders of Parquet files, ``.csv`` or ``.xlsx``.
+    out : path
+        Output folder.
+    chunk_size : int
+        Families per chunk: memory grows with it, not with the batch.
+    progress : callable, optional
+        Called as ``progress(chunks_done, chunks_total)``.
+    **options
+        For `TargetingModel.score_records`: ``reference_date``, ``language``, ``reasons``.
+
+    Returns
+    -------
+    BatchSummary
+    """
+    staging = _Staging(out)
+    batch = ChunkedBatch(families, members, chunk_size, workdir=staging.path / "chunks")
+    summary = BatchSummary()
+    for k, chunk in enumerate(batch):
+        scores, quarantine, part = score_chunk(model, chunk, batch.duplicates, **options)
+        write_parquet(scores, staging.path / "scores.parquet" / f"part-{k:05d}.parquet", index=False)
+        staging.append_quarantine(quarantine)
+        summary += part
+        if progress:
+            progress(k + 1, len(batch))
+    shutil.rmtree(staging.path / "chunks", ignore_errors=True)
+    return staging.publish(summary, model)
+
+
+def read_scores(path, columns=None) -> pd.DataFrame:
+    """Read scores written by `score_files` (a folder of parts) or a single Parquet file.
+
+    Raises `SchemaError` for a folder without its ``_batch.json``: an incomplete output.
+    """
+    path = Path(path)
+    if path.is_dir() and not (path / "_batch.json").is_file():
+        raise SchemaError(f"{path}: no _batch.json, so the scoring that wrote it did not finish; score again.")
+    if not path.exists():
+        raise SchemaError(f"{path}: no such scores file or folder.")
+    return pd.read_parquet(path, columns=columns)
