@@ -125,17 +125,23 @@ if __name__ == "__main__":
     sizes = [int(a) for a in sys.argv[1:]] or [100_000, 1_000_000]
     model_path = train_model()
     rows = []
+
+    def report(row):
+        rows.append(row)
+        print(" | ".join(f"{v:,.2f}" if isinstance(v, float) else f"{v:,}" if isinstance(v, int) else str(v)
+                         for v in row.values()), flush=True)  # fmt: skip
+
     for n in sizes:
         if not (DATA / f"scale-{n}" / "_done").exists():
             r = measure(synth, n)
-            rows.append({"families": n, "stage": "synth + write", "seconds": r["seconds"],
+            report({"families": n, "stage": "synth + write", "seconds": r["seconds"],
                          "peak_gib": r["peak_rss_gib"], "families_per_s": n / r["seconds"],
                          "note": f"{r['members']:,} members"})  # fmt: skip
         if n <= 2_000_000:
             r = measure(stages, n, model_path)
             for k, v in r.items():
                 if k.endswith("_s"):
-                    rows.append({"families": n, "stage": k[:-2], "seconds": v, "peak_gib": r["peak_rss_gib"],
+                    report({"families": n, "stage": k[:-2], "seconds": v, "peak_gib": r["peak_rss_gib"],
                                  "families_per_s": n / v, "note": "in memory, one process"})  # fmt: skip
         raw = measure(raw_predict, min(n, PIECE), model_path) if n <= PIECE else None
         for reasons in ("none", "auto"):
@@ -144,6 +150,6 @@ if __name__ == "__main__":
             if raw and reasons == "none":
                 ratio = r["seconds"] / raw["predict_s"]
                 note += f"; {ratio:.1f}x raw predict ({raw['predict_s']:.1f} s, {raw['trees']} trees)"
-            rows.append({"families": n, "stage": "score (streamed)", "seconds": r["seconds"],
+            report({"families": n, "stage": "score (streamed)", "seconds": r["seconds"],
                          "peak_gib": r["peak_rss_gib"], "families_per_s": n / r["seconds"], "note": note})  # fmt: skip
-        print(table(rows), flush=True)
+    print(table(rows), flush=True)

@@ -149,5 +149,6 @@ def test_demo_runs_end_to_end(tmp_path, monkeypatch):
     assert res.exit_code == 0, res.output
     assert (tmp_path / "demo" / "scores" / "scores.parquet" / "_batch.json").exists()
     assert (tmp_path / "models" / "mlruns.db").exists()
-    assert list((tmp_path / "demo" / "lists").glob("verifikasi_*.xlsx"))
-    assert "mlflow ui --backend-store-uri" in res.stdout
+    assert list((tmp_path / "demo" / "lists" / "field").glob("verifikasi_*.xlsx"))
+    assert "<h2>The scored batch</h2>" in (tmp_path / "demo" / "report.html").read_text()
+    assert "mlflow ui --backend-store-uri" in res.stdout and "what the demo wrote" in res.stdout

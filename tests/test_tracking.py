@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 from conftest import REF
 from pkh_targeting import SchemaError, generate_registry, tracking
+from pkh_targeting.batch import read_scores
 from pkh_targeting.cli import app
 from pkh_targeting.modeling import TargetingModel
 
@@ -181,6 +182,27 @@ def test_server_that_is_down_fails_fast():
     with pytest.raises(ConnectionError, match="does not answer"):
         tracking.configure(f"http://127.0.0.1:{port}")
     assert time.time() - t0 < 15
+
+
+def test_score_when_the_server_is_down(fitted_model, small_registry, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    small_registry.write(tmp_path / "batch")
+    fitted_model.save(tmp_path / "model")
+    down = f"http://127.0.0.1:{_free_port()}"
+    args = ["score", "--model", str(tmp_path / "model"), "--families", str(tmp_path / "batch" / "families.parquet"),
+            "--members", str(tmp_path / "batch" / "members.parquet"), "--tracking-uri", down,
+            "--reference-date", "2025-07-01"]  # fmt: skip
+    refused = runner.invoke(app, args)
+    assert refused.exit_code == 2 and "does not answer" in refused.stderr
+    assert not (tmp_path / "scores").exists()  # refused before any work
+    res = runner.invoke(app, [*args, "--local-if-down"])
+    assert res.exit_code == 0, res.output
+    assert "Recording in the local store" in res.stderr
+    mlflow.set_tracking_uri(tracking.default_tracking_uri(tmp_path / "models"))
+    client = mlflow.MlflowClient()
+    run = client.search_runs([client.get_experiment_by_name("pkh-targeting-scoring").experiment_id])[0]
+    assert run.data.tags["intended_tracking_uri"] == down
+    assert run.data.metrics["families_scored"] == len(read_scores(tmp_path / "scores" / "scores.parquet"))
 
 
 def _free_port():

@@ -353,6 +353,7 @@ class _Staging:
             "model_version": model.model_version,
             "rules_version": model.rules_.version,
             **summary.to_dict(),
+            "drift": summary.drift(model)[["feature", "psi"]].round(4).to_dict("records"),
             "sha256": {
                 **{f"scores.parquet/{p.name}": file_sha256(p) for p in parts},
                 "quarantine.csv": file_sha256(self.quarantine),

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import os
+import warnings
 from pathlib import Path
 from typing import Annotated
 
@@ -103,8 +105,9 @@ def validate(
     from .reading import read_records
     from .validation import validate_records
 
-    fam, mem = read_records(families, members)
-    res = validate_records(fam, mem, reference_date=_date(reference_date))
+    with _warnings_to_stderr():
+        fam, mem = read_records(families, members)
+        res = validate_records(fam, mem, reference_date=_date(reference_date))
     out.mkdir(parents=True, exist_ok=True)
     write_parquet(res.families, out / "families.parquet")
     write_parquet(res.members, out / "members.parquet")
@@ -118,6 +121,12 @@ TrackingUri = Annotated[
     typer.Option(help="MLflow tracking URI; MLFLOW_TRACKING_URI or the embedded store under models/ by default."),
 ]
 NoTracking = Annotated[bool, typer.Option("--no-tracking", help="Do not record the run in MLflow.")]
+LocalIfDown = Annotated[
+    bool,
+    typer.Option(
+        "--local-if-down", help="If the tracking server does not answer, record in the local store (tagged) instead."
+    ),
+]
 
 
 @app.command()
@@ -136,6 +145,7 @@ def train(
     holdout_members: Annotated[Path | None, typer.Option(help="Members of the held-out families.")] = None,
     tracking_uri: TrackingUri = None,
     no_tracking: NoTracking = False,
+    local_if_down: LocalIfDown = False,
     reference_date: ReferenceDate = None,
 ):
     """Train the targeting model; the last line printed is the model's folder, or its MLflow URI."""
@@ -145,7 +155,7 @@ def train(
     from .validation import validate_records
 
     if not no_tracking:
-        uri = tracking.configure(tracking_uri)
+        uri = _configure_tracking(tracking_uri, local_if_down)
     fam, mem = read_records(families, members)
     res = validate_records(fam, mem, reference_date=_date(reference_date))
     with console.status("training (grouped cross-validation by regency)"):
@@ -203,6 +213,7 @@ def score(
     ] = None,
     tracking_uri: TrackingUri = None,
     no_tracking: NoTracking = False,
+    local_if_down: LocalIfDown = False,
     reference_date: ReferenceDate = None,
 ):
     """Score a batch: write scores.parquet (a folder of parts) and quarantine.csv, and record the batch
@@ -213,17 +224,17 @@ def score(
     if engine not in ("pandas", "dask"):
         raise ValueError(f"--engine must be pandas or dask, got {engine!r}.")
     if not no_tracking or model.startswith(("models:/", "runs:/")):
-        tracking.configure(tracking_uri)
+        _configure_tracking(tracking_uri, local_if_down and not model.startswith(("models:/", "runs:/")))
     loaded = tracking.load_model(model)
     tracking.check_batch(loaded, rules)
     options = {"reference_date": _date(reference_date), "language": language}
     if engine == "dask":
         from .dask_scoring import score_dataset
 
-        with console.status("scoring on Dask"):
+        with console.status("scoring on Dask"), _warnings_to_stderr():
             summary = score_dataset(loaded, families, members, out, scheduler=scheduler, **options)
     else:
-        with _progress() as bar:
+        with _progress() as bar, _warnings_to_stderr():
             task = bar.add_task("scoring", total=None)
             summary = score_files(
                 loaded,
@@ -237,15 +248,31 @@ def score(
     print_validation(summary)
     console.print(f"scored {summary.n_scored:,} families with {loaded.model_version}")
     if not no_tracking:
-        import warnings
-
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
+        with _warnings_to_stderr():
             run_id, drift = tracking.log_scoring(loaded, summary)
-        for w in caught:
-            err_console.print(f"[yellow]warning:[/] {w.message}", highlight=False)
         console.print(f"batch recorded as MLflow run {run_id}")
     console.print(f"scores.parquet and quarantine.csv written to [bold]{out}[/]")
+
+
+@contextlib.contextmanager
+def _warnings_to_stderr():
+    """Show the library's warnings (data quality, drift, fallbacks) as one line each on stderr."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
+        warnings.filterwarnings("ignore", category=PendingDeprecationWarning)
+        try:
+            yield
+        finally:
+            for w in dict.fromkeys(str(w.message) for w in caught):
+                err_console.print(f"[yellow]warning:[/] {w}", highlight=False)
+
+
+def _configure_tracking(uri: str | None, local_if_down: bool) -> str:
+    from . import tracking
+
+    with _warnings_to_stderr():
+        return tracking.configure(uri, local_if_down=local_if_down)
 
 
 def _progress():
@@ -357,6 +384,28 @@ def feedback(
     )
 
 
+@app.command()
+@_friendly
+def report(
+    model: Annotated[str, typer.Option(help="Model folder, or MLflow URI such as models:/NAME@champion.")],
+    scores: Annotated[
+        Path | None, typer.Option(help="scores.parquet written by score: adds the batch's counts and drift.")
+    ] = None,
+    out: Annotated[Path, typer.Option(help="HTML file to write.")] = Path("report.html"),
+    tracking_uri: TrackingUri = None,
+):
+    """Write the audit report: a self-contained HTML page on the model and, optionally, a scored batch."""
+    from . import tracking
+    from .report import write_report
+
+    if model.startswith(("models:/", "runs:/")):
+        tracking.configure(tracking_uri)
+    loaded = tracking.load_model(model)
+    with console.status("writing the audit report"):
+        path = write_report(loaded, out, scores=scores)
+    console.print(f"audit report written to [bold]{path}[/]")
+
+
 def print_validation(res) -> None:
     table = Table(title="validation")
     for col in ("table", "read", "valid", "quarantined"):
@@ -383,71 +432,101 @@ def demo(
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("demo-output"),
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
 ):
-    """Run the whole job end to end on a synthetic registry."""
+    """Run the whole job end to end on a synthetic registry: generate, validate, train and register,
+    score a new batch, rank it for 200 visits, write the lists and the audit report."""
+    from . import tracking
     from .batch import read_scores, score_files
+    from .field_lists import write_field_lists
     from .modeling import TargetingModel
-    from .outputs import write_csv
+    from .outputs import write_csv, write_parquet
+    from .report import write_report
     from .synth import generate_registry
     from .validation import validate_records
+    from .verification import rank_for_verification
 
     out.mkdir(parents=True, exist_ok=True)
-    with console.status(f"generating a synthetic registry of {families:,} families (1% with defects)"):
+    uri = tracking.configure()
+    done = []
+
+    def finished(what: str, where) -> None:
+        done.append((what, str(where)))
+
+    with _progress() as bar:
+
+        def step(description: str, total: int = 1):
+            return bar.add_task(description, total=total)
+
+        t = step(f"generating a registry of {families:,} families (1% with defects) and a new batch", 2)
         reg = generate_registry(families, seed, regions_seed=seed, defect_rate=0.01)
         reg.write(out / "registry")
+        bar.advance(t)
         batch = generate_registry(max(families // 4, 1000), seed + 1, regions_seed=seed, defect_rate=0.01)
         batch.write(out / "new-batch")
-    console.print(f"[green]✓[/] synthetic registry in {out / 'registry'}, a new batch in {out / 'new-batch'}")
-    with console.status("validating against the data contract"):
+        bar.advance(t)
+        finished("synthetic registry (families, members, truth)", out / "registry")
+
+        t = step("validating against the data contract")
         res = validate_records(reg.families, reg.members, reference_date=reg.reference_date)
         write_csv(res.quarantine, out / "quarantine.csv")
-    print_validation(res)
-    console.print(f"[green]✓[/] quarantine written to {out / 'quarantine.csv'}")
-    from . import tracking
+        bar.advance(t)
+        finished(f"quarantine ({len(res.quarantine):,} problems)", out / "quarantine.csv")
 
-    uri = tracking.configure()
-    with console.status("training the targeting model (grouped cross-validation by regency)"):
+        t = step("training the targeting model (cross-validation grouped by regency)")
         model = TargetingModel().fit(res.families, res.members, reference_date=reg.reference_date)
-    with console.status("recording the model in MLflow and registering it"):
+        bar.advance(t)
+
+        t = step("recording the model in MLflow and registering it")
         record = tracking.log_training(
             model, res.families, res.members, register="pkh-targeting-demo", holdout=(batch.families, batch.members)
         )
         model.save(out / "model")
-    m = model.cv_metrics_
-    console.print(
-        f"[green]✓[/] model pkh-targeting-demo version {record.version} (also in {out / 'model'}): "
-        f"out-of-fold AUC on unseen regencies {m['survey_auc']:.3f} ({m['survey_auc_low']:.3f}-"
-        f"{m['survey_auc_high']:.3f}), Brier {m['survey_brier']:.3f}"
-    )
-    with console.status("scoring the new batch with the champion"):
+        bar.advance(t)
+        finished(f"model pkh-targeting-demo version {record.version}", out / "model")
+
+        t = step("scoring the new batch with the champion", None)
         champion = tracking.load_model("models:/pkh-targeting-demo@champion")
         scored = score_files(
             champion,
             out / "new-batch" / "families.parquet",
             out / "new-batch" / "members.parquet",
             out / "scores",
+            chunk_size=max(len(batch.families) // 2, 1000),
+            progress=lambda k, n: bar.update(t, completed=k, total=n),
             reference_date=batch.reference_date,
         )
         run_id, _ = tracking.log_scoring(champion, scored)
-    s = read_scores(out / "scores" / "scores.parquet")
+        finished(f"scores of {scored.n_scored:,} families (MLflow run {run_id[:8]})", out / "scores")
+
+        t = step("ranking for 200 visits and writing the field lists")
+        s = read_scores(out / "scores" / "scores.parquet")
+        ranked = rank_for_verification(s, 200, seed=seed)
+        write_parquet(ranked, out / "lists" / "ranked.parquet", index=False)
+        lists = write_field_lists(ranked, batch.families, out / "lists" / "field")
+        bar.advance(t)
+        finished(f"{len(ranked)} visits ({int(ranked.audit.sum())} random audit) in {len(lists)} files", out / "lists")
+
+        t = step("writing the audit report")
+        write_report(champion, out / "report.html", scores=out / "scores" / "scores.parquet")
+        bar.advance(t)
+        finished("audit report", out / "report.html")
+
+    print_validation(res)
+    m = model.cv_metrics_
     console.print(
-        f"[green]✓[/] scored {len(s):,} families with {champion.model_version} "
-        f"({scored.quarantined['families']} families quarantined) -> {out / 'scores'}; MLflow run {run_id}"
+        f"out-of-fold AUC on unseen regencies {m['survey_auc']:.3f} ({m['survey_auc_low']:.3f}-"
+        f"{m['survey_auc_high']:.3f}); OLS proxy-means baseline {m.get('baseline_ols_survey_auc', float('nan')):.3f}"
     )
-    summary = Table(title="likely errors in the new batch")
+    likely = Table(title="likely errors in the new batch")
     for col in ("list", "families", "mean score", "score >= 0.5"):
-        summary.add_column(col, justify="right" if col != "list" else "left")
+        likely.add_column(col, justify="right" if col != "list" else "left")
     for kind in ("inclusion", "exclusion"):
         d = s[s.error_type == kind]
-        summary.add_row(kind, f"{len(d):,}", f"{d.error_score.mean():.3f}", f"{(d.error_score >= 0.5).sum():,}")
+        likely.add_row(kind, f"{len(d):,}", f"{d.error_score.mean():.3f}", f"{(d.error_score >= 0.5).sum():,}")
+    console.print(likely)
+    summary = Table(title="what the demo wrote")
+    summary.add_column("output")
+    summary.add_column("where")
+    for what, where in done:
+        summary.add_row(what, where)
     console.print(summary)
-    from .field_lists import write_field_lists
-    from .verification import rank_for_verification
-
-    with console.status("ranking families for a budget of 200 visits and writing the field lists"):
-        ranked = rank_for_verification(s, 200, seed=seed)
-        lists = write_field_lists(ranked, batch.families, out / "lists")
-    console.print(
-        f"[green]✓[/] {len(ranked)} visits ({int(ranked.audit.sum())} random audit) in {len(lists)} "
-        f"Excel/CSV files under {out / 'lists'}"
-    )
     console.print(f"Browse runs, models and plots: [bold]mlflow ui --backend-store-uri {uri}[/]", soft_wrap=True)

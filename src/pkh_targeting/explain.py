@@ -184,7 +184,9 @@ class Explainer:
         plt.figure()
         with warnings.catch_warnings():  # concepts without one observable value (e.g. village context) are grey
             warnings.simplefilter("ignore", RuntimeWarning)
-            shap.summary_plot(folded.to_numpy(), values, feature_names=list(folded.columns), show=False, max_display=15)
+            shap.summary_plot(
+                folded.to_numpy(), values, feature_names=list(folded.columns), show=False, max_display=15, rng=0
+            )
         plt.title("Contributions to the log-odds of eligibility, by questionnaire item")
         paths.append(out / "shap_beeswarm.png")
         plt.savefig(paths[-1], dpi=110, bbox_inches="tight")

@@ -41,12 +41,35 @@ def default_tracking_uri(root="models") -> str:
     return f"sqlite:///{(Path(root).resolve() / 'mlruns.db').as_posix()}"
 
 
-def configure(tracking_uri: str | None = None, *, root="models") -> str:
+def configure(tracking_uri: str | None = None, *, root="models", local_if_down: bool = False) -> str:
     """Point MLflow at ``tracking_uri`` (or ``MLFLOW_TRACKING_URI``, or the embedded store) and check
-    that it answers, so that no work is done for a store that cannot record it."""
+    that it answers, so that no work is done for a store that cannot record it.
+
+    With ``local_if_down``, a store that does not answer is replaced by the embedded store under
+    ``root`` (with a warning); runs recorded there carry the tag ``intended_tracking_uri``, to be
+    copied to the server later.
+    """
+    global _INTENDED_URI
+    uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri(root)
+    try:
+        _connect(uri)
+        _INTENDED_URI = None
+    except ConnectionError as exc:
+        local = default_tracking_uri(root)
+        if not local_if_down or uri == local:
+            raise
+        warnings.warn(f"{exc} Recording in the local store {local} instead.", stacklevel=2)
+        _connect(local)
+        _INTENDED_URI, uri = uri, local
+    return uri
+
+
+_INTENDED_URI: str | None = None
+
+
+def _connect(uri: str) -> None:
     import mlflow
 
-    uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri(root)
     if uri.startswith(("http://", "https://")):
         import urllib.request
 
@@ -55,7 +78,7 @@ def configure(tracking_uri: str | None = None, *, root="models") -> str:
         except OSError as exc:
             raise ConnectionError(
                 f"the MLflow tracking server at {uri} does not answer ({exc}). Start it, or point "
-                "--tracking-uri / MLFLOW_TRACKING_URI elsewhere (or use --no-tracking)."
+                "--tracking-uri / MLFLOW_TRACKING_URI elsewhere (or use --no-tracking or --local-if-down)."
             ) from exc
     if uri.startswith("sqlite:///"):
         Path(uri[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
@@ -67,7 +90,10 @@ def configure(tracking_uri: str | None = None, *, root="models") -> str:
             f"the MLflow tracking store at {uri} does not answer ({type(exc).__name__}). "
             "Start the server, or point --tracking-uri / MLFLOW_TRACKING_URI elsewhere."
         ) from exc
-    return uri
+
+
+def _fallback_tags() -> dict:
+    return {"intended_tracking_uri": _INTENDED_URI} if _INTENDED_URI else {}
 
 
 def _experiment_id(name: str, root="models") -> str:
@@ -220,59 +246,6 @@ def _model_card(model, group_table: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _group_table(model, families, members) -> pd.DataFrame:
-    from fairlearn.metrics import MetricFrame, count
-    from sklearn.metrics import brier_score_loss, roc_auc_score
-
-    from .metrics import standard_groups
-
-    oof = model.oof_
-    groups = standard_groups(families, members).reindex(oof["family_id"].to_numpy())
-    y, p = oof["label"].to_numpy(bool), oof["p_eligible"].to_numpy()
-    auc = lambda a, b: roc_auc_score(a, b) if 0 < a.sum() < len(a) else np.nan  # noqa: E731
-    rows = []
-    for col in groups.columns:
-        mf = MetricFrame(
-            metrics={"auc": auc, "brier": brier_score_loss, "rows": count},
-            y_true=y,
-            y_pred=p,
-            sensitive_features=pd.Series(groups[col].astype(str).to_numpy(), name=col),
-        )
-        for level, r in mf.by_group.iterrows():
-            rows.append(
-                {
-                    "group": col,
-                    "level": level,
-                    "rows": int(r["rows"]),
-                    "auc": round(float(r["auc"]), 3),
-                    "brier": round(float(r["brier"]), 3),
-                    "too_small": int(r["rows"]) < 100,
-                }
-            )
-    return pd.DataFrame(rows)
-
-
-def _calibration_plot(model, path: Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from .metrics import reliability_table
-
-    fig, ax = plt.subplots(figsize=(4.5, 4.5))
-    for src, d in model.oof_.groupby("source"):
-        rel = reliability_table(d["label"], d["p_eligible"])
-        ax.plot(rel.mean_predicted, rel.observed, "o-", label=f"{src} rows (out of fold)")
-    ax.plot([0, 1], [0, 1], color="grey", lw=0.8)
-    ax.set_xlabel("predicted probability of eligibility")
-    ax.set_ylabel("observed share eligible")
-    ax.legend()
-    fig.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    return path
-
-
 def log_training(
     model,
     families: pd.DataFrame,
@@ -295,6 +268,7 @@ def log_training(
     import mlflow
 
     from .explain import Explainer
+    from .report import calibration_figure
 
     exp = _experiment_id(EXPERIMENT, root)
     with mlflow.start_run(experiment_id=exp, run_name=run_name) as run, tempfile.TemporaryDirectory() as tmp:
@@ -306,6 +280,7 @@ def log_training(
             "package_version": __version__,
             "data_sha256": model.fingerprint_["sha256"],
             "model_hash": model.model_hash(),
+            **_fallback_tags(),
         }
         commit = git_commit()
         if commit:
@@ -319,9 +294,11 @@ def log_training(
         mlflow.log_dict(model.training_summary_, "data/training_summary.json")
         mlflow.log_dict(model.rules_.model_dump(), "config/rules.json")
         mlflow.log_text(model.builder_.feature_dictionary_.to_csv(index=False), "features/feature_dictionary.csv")
-        groups = _group_table(model, families, members)
+        groups = pd.DataFrame(model.evidence_["groups"])
         mlflow.log_text(groups.to_csv(index=False), "metrics/groups.csv")
-        mlflow.log_artifact(str(_calibration_plot(model, tmp / "calibration.png")), "plots")
+        fig = calibration_figure(model)
+        mlflow.log_figure(fig, "plots/calibration.png")
+        __import__("matplotlib.pyplot").pyplot.close(fig)
         sample = families.sample(min(len(families), 3000), random_state=0)
         X = model.features(sample, members[members["family_id"].isin(sample["family_id"])])
         for p in Explainer(model, language="en").plots(X, sample, tmp / "shap", top=4):
@@ -457,6 +434,7 @@ def log_scoring(
                 "model_uri": getattr(model, "source_uri_", ""),
                 "rules_version": model.rules_.version,
                 "package_version": __version__,
+                **_fallback_tags(),
             }
         )
         mlflow.log_dict(summary.to_dict(), "batch/fingerprint.json")

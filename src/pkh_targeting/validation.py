@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pandera.errors
 
+from .exceptions import SchemaError
 from .reading import standardize_columns
 from .schema import ColumnSpec, column_checks, load_contract, table_schema
 
@@ -374,6 +375,19 @@ def _nik_rules(mem: pd.DataFrame, fam: pd.DataFrame, problems: _Problems, ref: d
 
 
 # ------------------------------------------------------------------------------------------- main
+def _check_tables_match(fam: pd.DataFrame, mem: pd.DataFrame) -> None:
+    """A members file for other families is a wrong file, not thousands of problems."""
+    if not len(fam) or not len(mem):
+        return
+    f, m = _text(fam["family_id"]).dropna(), _text(mem["family_id"]).dropna()
+    if len(f) and len(m) and not m.isin(f).any():
+        raise SchemaError(
+            f"none of the {len(mem):,} members belongs to any of the {len(fam):,} families (family_id, "
+            f"e.g. {m.iloc[0]!r} vs {f.iloc[0]!r}): check that the members file goes with this families file."
+        )
+
+
+
 def validate_records(
     families: pd.DataFrame, members: pd.DataFrame, *, reference_date=None, known_duplicates=None
 ) -> ValidationResult:
@@ -407,6 +421,8 @@ def validate_records(
     (200, 0)
     """
     ref = pd.Timestamp(reference_date or dt.date.today()).date()
+    if ref > dt.date.today():
+        raise ValueError(f"reference date {ref} is in the future: ages refer to a date the data describes.")
     raw_f = standardize_columns(families, "families").reset_index(drop=True)
     raw_m = standardize_columns(members, "members").reset_index(drop=True)
     pf, pm = _Problems("families", raw_f), _Problems("members", raw_m)
@@ -414,6 +430,7 @@ def validate_records(
     mem, m_failed = _coerce_table(raw_m, "members", pm)
     _column_checks(fam, "families", pf, f_failed)
     _column_checks(mem, "members", pm, m_failed)
+    _check_tables_match(raw_f, raw_m)
     dups = known_duplicates or BatchDuplicates()
     _family_rules(fam, mem, pf, dups)
     _member_rules(mem, fam, pm, ref, dups)

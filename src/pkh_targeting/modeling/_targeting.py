@@ -137,9 +137,9 @@ class TargetingModel:
             fam["verified_eligible"].notna().to_numpy() if "verified_eligible" in fam else np.zeros(len(fam), bool)
         ) & ("verification" in label_sources)
         self.threshold_ = float(np.quantile(real[surveyed], rules.desil_cutoff / 10)) if surveyed.any() else None
-        self.welfare_ = None
+        self.welfare_, baseline = None, None
         if surveyed.sum() >= 50:
-            X["welfare_gap"] = self._fit_welfare(X, real, surveyed, groups)
+            X["welfare_gap"], baseline = self._fit_welfare(X, real, surveyed, groups)
 
         # training rows: families with a component (the rest are not eligible by rule)
         sv, vv = surveyed & has, verified & has
@@ -181,7 +181,12 @@ class TargetingModel:
                 "group": groups[rows],
             }
         )
-        self.cv_metrics_ = _label_metrics(self.oof_)
+        oof = self.oof_
+        if baseline is not None:  # the same survey rows, scored by the OLS proxy-means test
+            sr = oof["source"] == "survey"
+            base = oof[sr].assign(source="baseline_ols_survey", p_eligible=np.where(has, baseline, 0)[sv])
+            oof = pd.concat([oof, base], ignore_index=True)
+        self.cv_metrics_ = _label_metrics(oof)
         self.training_summary_ = {
             "families": int(len(fam)),
             "members": int(len(mem)),
@@ -193,7 +198,24 @@ class TargetingModel:
         }
         self.fingerprint_ = data_fingerprint(fam, mem)
         self.feature_bins_ = {c: feature_bins(X[c].to_numpy()) for c in self.feature_names_}
+        self.evidence_ = self._evidence(X, fam, mem)
         return self
+
+    def _evidence(self, X, fam, mem) -> dict:
+        """What an audit report shows without the training data: out-of-fold accuracy by group and
+        reliability per label source, and the mean size of each concept's contribution."""
+        from ..explain import Explainer
+        from ..metrics import reliability_table
+
+        sample = X.sample(min(len(X), 2000), random_state=self.config.seed)
+        return {
+            "groups": _group_accuracy(self.oof_, fam, mem).to_dict("records"),
+            "reliability": {
+                src: reliability_table(d["label"], d["p_eligible"]).to_dict("records")
+                for src, d in self.oof_.groupby("source")
+            },
+            "importance": Explainer(self, language="en").global_importance(sample).round(5).to_dict(),
+        }
 
     def evaluate(self, families, members, *, reference_date=None, group_col: str = "village_code") -> dict:
         """Accuracy on a held-out labelled batch: AUC (interval clustered by ``group_col``), Brier
@@ -268,14 +290,19 @@ class TargetingModel:
             n_jobs=self.config.n_jobs,
         )
         Xs, ys, gs = X[surveyed], real[surveyed] / self.threshold_, groups[surveyed]
-        oof = np.full(len(ys), np.nan)
+        ols = WelfareModel("ols", categorical_features=["province"])
+        oof, oof_ols = np.full(len(ys), np.nan), np.full(len(ys), np.nan)
         for train, test in grouped_folds(gs, self.config.cv.n_splits):
-            oof[test] = clone(model).fit(Xs.iloc[train], ys[train], groups=gs[train]).predict_log(Xs.iloc[test])
+            for m, out in ((model, oof), (ols, oof_ols)):
+                out[test] = clone(m).fit(Xs.iloc[train], ys[train], groups=gs[train]).predict_log(Xs.iloc[test])
         self.welfare_ = model.fit(Xs, ys, groups=gs)
         self.welfare_sigma_ = float(np.std(np.log(ys) - oof))
+        # the OLS proxy-means baseline, out of fold on the same folds: P(welfare below the threshold)
+        baseline = np.full(len(X), np.nan)
+        baseline[surveyed] = norm.cdf(-oof_ols / np.std(np.log(ys) - oof_ols))
         gap = self.welfare_.predict_log(X)
         gap[surveyed] = oof
-        return gap.astype(np.float32)
+        return gap.astype(np.float32), baseline
 
     def _prior(self, X) -> np.ndarray | None:
         """Log-odds that welfare is below the threshold, from the welfare model's estimate and its
@@ -455,6 +482,7 @@ class TargetingModel:
             "fingerprint": self.fingerprint_,
             "cv_metrics": self.cv_metrics_,
             "feature_bins": self.feature_bins_,
+            "evidence": self.evidence_,
             "model_hash": self.model_hash(),
             "model_version": getattr(self, "registered_version_", None),
         }
@@ -489,6 +517,7 @@ class TargetingModel:
         model.training_summary_ = state["training_summary"]
         model.cv_metrics_ = state["cv_metrics"]
         model.feature_bins_ = state["feature_bins"]
+        model.evidence_ = state.get("evidence") or {}  # absent from models saved before 0.1.0's report
         model.fingerprint_ = state["fingerprint"]
         model.classifier_ = lgb.Booster(model_str=(path / "classifier.txt").read_text())
         if state.get("model_version"):
@@ -502,6 +531,39 @@ def _merge(base: dict, update: dict) -> dict:
     for k, v in update.items():
         out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
     return out
+
+
+def _group_accuracy(oof: pd.DataFrame, families, members) -> pd.DataFrame:
+    """AUC and Brier of out-of-fold probabilities by `standard_groups` (fairlearn), with a flag for
+    groups under 100 labelled families."""
+    from fairlearn.metrics import MetricFrame, count
+    from sklearn.metrics import brier_score_loss, roc_auc_score
+
+    from ..metrics import standard_groups
+
+    groups = standard_groups(families, members).reindex(oof["family_id"].to_numpy())
+    y, p = oof["label"].to_numpy(bool), oof["p_eligible"].to_numpy()
+    auc = lambda a, b: roc_auc_score(a, b) if 0 < a.sum() < len(a) else np.nan  # noqa: E731
+    rows = []
+    for col in groups.columns:
+        mf = MetricFrame(
+            metrics={"auc": auc, "brier": brier_score_loss, "rows": count},
+            y_true=y,
+            y_pred=p,
+            sensitive_features=pd.Series(groups[col].astype(str).to_numpy(), name=col),
+        )
+        for level, r in mf.by_group.iterrows():
+            rows.append(
+                {
+                    "group": col,
+                    "level": level,
+                    "rows": int(r["rows"]),
+                    "auc": round(float(r["auc"]), 3),
+                    "brier": round(float(r["brier"]), 3),
+                    "too_small": int(r["rows"]) < 100,
+                }
+            )
+    return pd.DataFrame(rows)
 
 
 def _label_metrics(oof: pd.DataFrame) -> dict:
