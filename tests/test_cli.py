@@ -152,3 +152,14 @@ def test_demo_runs_end_to_end(tmp_path, monkeypatch):
     assert list((tmp_path / "demo" / "lists" / "field").glob("verifikasi_*.xlsx"))
     assert "<h2>The scored batch</h2>" in (tmp_path / "demo" / "report.html").read_text()
     assert "mlflow ui --backend-store-uri" in res.stdout and "what the demo wrote" in res.stdout
+
+
+def test_readme_cli_reference_is_generated_from_the_cli():
+    from pathlib import Path
+
+    from pkh_targeting._cli_reference import END, START, cli_reference
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split(START)[1].split(END)[0]
+    assert section.strip() == cli_reference().strip(), "run: python -m pkh_targeting._cli_reference README.md"
+    assert "`--engine`" in section and "#### `pkh-targeting report`" in section

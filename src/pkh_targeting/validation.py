@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 import pandera.errors
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from .exceptions import SchemaError
 from .reading import standardize_columns
@@ -79,6 +81,18 @@ class BatchDuplicates:
 
 
 # --------------------------------------------------------------------------------------- coercion
+def _isin(s: pd.Series, values) -> pd.Series:
+    """``s.isin(values)`` for text keys, False where missing; by Arrow, because pandas' own isin on
+    Arrow strings goes through a Python list of the values (slow for a million ids)."""
+    arr = pa.array(s.astype("string"), type=pa.large_string())
+    vals = pa.array(
+        pd.Series(list(values) if isinstance(values, (set, frozenset)) else values, dtype="string"),
+        type=pa.large_string(),
+    )
+    hit = pc.fill_null(pc.is_in(arr, value_set=vals), False)
+    return pd.Series(hit.to_numpy(zero_copy_only=False), index=s.index)
+
+
 def _text(s: pd.Series) -> pd.Series:
     out = s.astype("string").str.strip()
     return out.mask(out == "")
@@ -248,7 +262,7 @@ def _coerce_table(raw: pd.DataFrame, table: str, problems: _Problems) -> tuple[p
 def _family_rules(fam: pd.DataFrame, mem: pd.DataFrame, problems: _Problems, dups: BatchDuplicates) -> None:
     fid = fam["family_id"]
     problems.add(
-        (fid.duplicated(keep=False) | fid.isin(dups.family_ids)) & fid.notna(),
+        (fid.duplicated(keep=False) | _isin(fid, dups.family_ids)) & fid.notna(),
         "family_id",
         "duplicate_family_id",
         "family_id appears more than once in the families table",
@@ -293,7 +307,7 @@ def _family_rules(fam: pd.DataFrame, mem: pd.DataFrame, problems: _Problems, dup
 
 def _member_rules(mem: pd.DataFrame, fam: pd.DataFrame, problems: _Problems, ref: dt.date, dups) -> None:
     known = pd.Index(fam["family_id"].dropna().unique())
-    orphan = ~mem["family_id"].isin(known).fillna(False)
+    orphan = ~_isin(mem["family_id"], known)
     problems.add(
         orphan & mem["family_id"].notna(),
         "family_id",
@@ -322,7 +336,7 @@ def _nik_rules(mem: pd.DataFrame, fam: pd.DataFrame, problems: _Problems, ref: d
     nik = mem["nik"]
     ok = nik.str.fullmatch(r"[0-9]{16}").fillna(False).to_numpy()
     elsewhere = pd.Series(dups.nik_families, dtype="float64")
-    dup = (nik.duplicated(keep=False) | nik.isin(elsewhere.index)) & nik.notna()
+    dup = (nik.duplicated(keep=False) | _isin(nik, elsewhere.index)) & nik.notna()
     if dup.any():
         local = mem[dup].groupby("nik")["family_id"].transform("nunique")
         n_fam = np.maximum(local.to_numpy(), elsewhere.reindex(mem.loc[dup, "nik"]).fillna(0).to_numpy())
@@ -331,14 +345,18 @@ def _nik_rules(mem: pd.DataFrame, fam: pd.DataFrame, problems: _Problems, ref: d
         problems.add(dup, "nik", "nik_duplicate", msg)
     if not ok.any():
         return
+    # the 16 digits as a (rows, 16) array of numbers
+    digits = np.frombuffer(nik.where(ok, "0" * 16).to_numpy(dtype="S16").tobytes(), dtype=np.uint8).reshape(
+        -1, 16
+    ).astype(np.int64) - ord("0")
+    two = lambda i: digits[:, i] * 10 + digits[:, i + 1]  # noqa: E731
     regency = fam.drop_duplicates("family_id").set_index("family_id")["regency_code"]
-    fam_reg = pd.Series(regency.reindex(mem["family_id"]).to_numpy(), index=mem.index, dtype="string")
-    bad_region = ok & (nik.str.slice(0, 4) != fam_reg).fillna(False).to_numpy()
+    fam_reg = regency.reindex(mem["family_id"]).to_numpy(dtype=object, na_value=None)
+    known = ~pd.isna(fam_reg)
+    reg_num = np.where(known, pd.to_numeric(pd.Series(fam_reg), errors="coerce").fillna(-1).to_numpy(), -1)
+    bad_region = ok & known & (two(0) * 100 + two(2) != reg_num)
     problems.add(bad_region, "nik", "nik_region", "NIK digits 1-4 do not match the family's regency_code")
-    digits = nik.where(ok, "0000000000000000")
-    dd = digits.str.slice(6, 8).astype("int64").to_numpy()
-    mm = digits.str.slice(8, 10).astype("int64").to_numpy()
-    yy = digits.str.slice(10, 12).astype("int64").to_numpy()
+    dd, mm, yy = two(6), two(8), two(10)
     female = dd > 40
     day = np.where(female, dd - 40, dd)
     age = mem["age"].to_numpy(dtype="float64", na_value=np.nan)
@@ -380,12 +398,11 @@ def _check_tables_match(fam: pd.DataFrame, mem: pd.DataFrame) -> None:
     if not len(fam) or not len(mem):
         return
     f, m = _text(fam["family_id"]).dropna(), _text(mem["family_id"]).dropna()
-    if len(f) and len(m) and not m.isin(f).any():
+    if len(f) and len(m) and not _isin(m, f).any():
         raise SchemaError(
             f"none of the {len(mem):,} members belongs to any of the {len(fam):,} families (family_id, "
             f"e.g. {m.iloc[0]!r} vs {f.iloc[0]!r}): check that the members file goes with this families file."
         )
-
 
 
 def validate_records(
@@ -437,9 +454,9 @@ def validate_records(
 
     qf, qm = pf.frame(), pm.frame()
     bad_ids = pd.Index(pd.concat([qf["family_id"], qm["family_id"]]).dropna().unique())
-    f_bad = fam["family_id"].isin(bad_ids).fillna(False).to_numpy(dtype=bool, copy=True)
+    f_bad = _isin(fam["family_id"], bad_ids).to_numpy(dtype=bool, copy=True)
     f_bad[qf["row"].to_numpy()] = True
-    m_bad = (mem["family_id"].isin(bad_ids) | mem["family_id"].isna()).fillna(True).to_numpy(dtype=bool, copy=True)
+    m_bad = (_isin(mem["family_id"], bad_ids) | mem["family_id"].isna()).to_numpy(dtype=bool, copy=True)
     m_bad[qm["row"].to_numpy()] = True
     # Rows quarantined only because of another row of their family.
     f_own, m_own = np.zeros(len(fam), bool), np.zeros(len(mem), bool)
