@@ -95,3 +95,10 @@ def test_killed_score_leaves_no_partial_output_and_rerun_completes(fitted_model,
     expected = fitted_model.score(reg.families, reg.members, reference_date=REF)
     pd.testing.assert_frame_equal(s, expected, check_dtype=False)
     assert np.isfinite(s.error_score).all()
+    # and byte for byte what this process writes (another process, another hash seed)
+    batch = tmp_path / "batch"
+    score_files(fitted_model, batch / "families.parquet", batch / "members.parquet", tmp_path / "again",
+                chunk_size=1000, reference_date=REF)  # fmt: skip
+    files = {p.relative_to(tmp_path / "out"): p.read_bytes() for p in (tmp_path / "out").rglob("*") if p.is_file()}
+    again = {p.relative_to(tmp_path / "again"): p.read_bytes() for p in (tmp_path / "again").rglob("*") if p.is_file()}
+    assert files == again and len(files) == 8

@@ -33,9 +33,10 @@ def report(fitted_model, tmp_path_factory):
 def test_report_has_every_section_and_is_self_contained(report, fitted_model):
     path, batch = report
     text = path.read_text()
-    for section in ("What the model does", "Accuracy against the proxy-means baseline", "Errors by group",
-                    "Calibration", "Main reasons behind the scores", "The scored batch", "Drift of the batch against training",
-                    "Versions"):  # fmt: skip
+    sections = ["What the model does", "Accuracy against the proxy-means baseline", "Errors by group",
+                "Calibration", "Main reasons behind the scores", "The scored batch",
+                "Drift of the batch against training", "Versions"]  # fmt: skip
+    for section in sections:
         assert f">{section}<" in text, section
     assert "OLS proxy-means test (baseline)" in text and fitted_model.model_hash() in text
     assert len(re.findall(r'src="data:image/png;base64,', text)) >= 3

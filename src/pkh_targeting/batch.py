@@ -97,7 +97,7 @@ class BatchSummary:
         from .modeling._targeting import add_fingerprint_counts
 
         def add(a: dict, b: dict) -> dict:
-            return {k: a.get(k, 0) + b.get(k, 0) for k in a.keys() | b.keys()}
+            return {k: a.get(k, 0) + b.get(k, 0) for k in sorted(a.keys() | b.keys())}
 
         return BatchSummary(
             n_read=add(self.n_read, other.n_read),
@@ -107,7 +107,7 @@ class BatchSummary:
             fingerprint=add_fingerprint_counts(self.fingerprint, other.fingerprint),
             bins={
                 k: np.add(self.bins.get(k, 0), other.bins.get(k, 0)).tolist()
-                for k in self.bins.keys() | other.bins.keys()
+                for k in sorted(self.bins.keys() | other.bins.keys())
             },
             outputs=self.outputs + other.outputs,
         )
@@ -360,7 +360,7 @@ class _Staging:
             },
         }
         with atomic_path(scores_dir / "_batch.json") as tmp:
-            tmp.write_text(json.dumps(manifest, indent=1, default=str))
+            tmp.write_text(json.dumps(manifest, indent=1, sort_keys=True, default=str))
         self.out.mkdir(parents=True, exist_ok=True)
         old = self.path / "previous"
         old.mkdir()

@@ -621,7 +621,7 @@ def fingerprint_counts(families: pd.DataFrame, members: pd.DataFrame) -> dict:
 
 def add_fingerprint_counts(a: dict, b: dict) -> dict:
     """Sum two `fingerprint_counts` (row hashes modulo 2**64)."""
-    out = {k: a.get(k, 0) + b.get(k, 0) for k in a.keys() | b.keys()}
+    out = {k: a.get(k, 0) + b.get(k, 0) for k in sorted(a.keys() | b.keys())}
     for k in out.keys() & {"families_hash", "members_hash"}:
         out[k] %= 2**64
     return out
