@@ -102,7 +102,15 @@ def _not_a_table(tmp, fam, mem):
     return f, m
 
 
+def _corrupt_parquet(tmp, fam, mem):
+    f, m = tmp / "families.parquet", tmp / "members.parquet"
+    mem.to_parquet(m)
+    f.write_bytes(b"PAR1 truncated export PAR1")
+    return f, m
+
+
 UNUSABLE = {
+    "corrupt parquet": (_corrupt_parquet, "cannot read"),
     "empty file": (_empty, "empty"),
     "duplicated headers": (_duplicated_header, "duplicated"),
     "missing column": (_missing_column, "floor_material"),

@@ -451,7 +451,7 @@ def demo(
     def finished(what: str, where) -> None:
         done.append((what, str(where)))
 
-    with _progress() as bar:
+    with _progress() as bar, _warnings_to_stderr():
 
         def step(description: str, total: int = 1):
             return bar.add_task(description, total=total)

@@ -105,6 +105,8 @@ def detect_csv_encoding(path) -> str:
 def parquet_files(path) -> list[Path]:
     """The Parquet file, or the Parquet files of a folder (a partitioned dataset) in path order."""
     path = Path(path)
+    if not path.exists():
+        raise SchemaError(f"{path}: no such file.")
     files = sorted(path.rglob("*.parquet")) if path.is_dir() else [path]
     if not files:
         raise SchemaError(f"{path}: no Parquet files in the folder.")
@@ -113,7 +115,10 @@ def parquet_files(path) -> list[Path]:
 
 def parquet_schema(files) -> pa.Schema:
     """One schema for all parts of a dataset (a column missing from a part is read as empty)."""
-    return pa.unify_schemas([pq.read_schema(f) for f in files], promote_options="permissive")
+    try:
+        return pa.unify_schemas([pq.read_schema(f) for f in files], promote_options="permissive")
+    except (pa.ArrowException, OSError) as exc:
+        raise SchemaError(f"{files[0].parent}: cannot read the Parquet files ({exc}).") from exc
 
 
 def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
