@@ -46,7 +46,8 @@ def synth(n: int) -> dict:
         reg = generate_registry(min(PIECE, n - start), seed=100 + i, regions_seed=0, reference_date=REF)
         # NIK serials restart in every piece: shift them so that pieces do not share NIKs
         nik = reg.members["nik"]
-        reg.members["nik"] = nik.str.slice(0, 12) + (nik.str.slice(12).astype(int) + 500 * i).map("{:04d}".format)
+        serial = (nik.str.slice(12).astype("Int64") + 500 * i).astype("string").str.zfill(4)
+        reg.members["nik"] = nik.str.slice(0, 12) + serial
         write_parquet(reg.families, path / "families" / f"part-{i:03d}.parquet", index=False)
         write_parquet(reg.members, path / "members" / f"part-{i:03d}.parquet", index=False)
         members += len(reg.members)

@@ -21,7 +21,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .batch import BatchSummary, Chunk, _family_hash, _nik_keys, _Staging, duplicated_niks, score_chunk
+from .batch import BatchSummary, Chunk, _nik_keys, _Staging, duplicated_niks, score_chunk
 from .exceptions import SchemaError
 from .reading import conform, parquet_files, parquet_schema, standardize_columns
 from .schema import _read_yaml
@@ -94,14 +94,13 @@ def _score_partition(model, fam_files, mem_files, schemas, duplicates, options):
     return score_chunk(model, Chunk(fam, mem, fam_rows, mem_rows), duplicates, **options)
 
 
-def _duplicates(dd, families, members, schemas) -> BatchDuplicates:
+def _duplicates(dask, dd, families, members, schemas) -> BatchDuplicates:
     """Family ids and NIKs that occur more than once anywhere in the datasets, counted on the cluster."""
 
     def ids(files):
         df, _ = _read(files, "families", schemas[0], ["family_id"])
-        h, missing = _family_hash(df["family_id"])
         text = df["family_id"].astype("string").str.strip()
-        return pd.DataFrame({"family_id": text[~missing].to_numpy(), "h": h[~missing]})
+        return pd.DataFrame({"family_id": text[text.notna() & (text != "")].to_numpy()})
 
     def niks(files):
         df, _ = _read(files, "members", schemas[1], ["nik", "family_id"])
@@ -109,13 +108,11 @@ def _duplicates(dd, families, members, schemas) -> BatchDuplicates:
 
     fam_parts = [[(f, 0)] for f in parquet_files(families)]
     mem_parts = [[(f, 0)] for f in parquet_files(members)]
-    fid = dd.from_map(ids, fam_parts, meta={"family_id": "string", "h": "uint64"})
+    fid = dd.from_map(ids, fam_parts, meta={"family_id": "string"})
     counts = fid["family_id"].value_counts()
     nik = dd.from_map(niks, mem_parts, meta={"nik": "int64", "family": "uint64"})
     nik_counts = nik["nik"].value_counts()
     dup_ids, dup_nik = (c[c > 1] for c in (counts, nik_counts))
-    import dask
-
     dup_ids, dup_nik = dask.compute(dup_ids, dup_nik)
     pairs = nik[nik["nik"].isin(dup_nik.index.to_numpy())].compute() if len(dup_nik) else nik._meta
     return BatchDuplicates(family_ids=frozenset(dup_ids.index), nik_families=duplicated_niks(pairs))
@@ -153,7 +150,7 @@ def score_dataset(model, families, members, out, *, scheduler: str | None = None
         client_cm.enter_context(cluster)
         client_cm.enter_context(distributed.Client(cluster))
     with client_cm:
-        duplicates = _duplicates(dd, families, members, schemas)
+        duplicates = _duplicates(dask, dd, families, members, schemas)
         task = dask.delayed(_score_partition, nout=3, pure=True)
         remote_model = dask.delayed(model, pure=True)
         parts = [task(remote_model, f, m, schemas, duplicates, options) for f, m in _partitions(families, members)]
