@@ -65,7 +65,7 @@ class BatchSummary:
     bins : dict
         Feature -> counts in the model's training bins, for drift.
     outputs : list of Path
-        Files written, once the batch is published.
+        Files written, and ``scores_path`` the scores folder, once the batch is published.
     """
 
     n_read: dict = field(default_factory=lambda: {"families": 0, "members": 0})
@@ -75,6 +75,7 @@ class BatchSummary:
     fingerprint: dict = field(default_factory=dict)
     bins: dict = field(default_factory=dict)
     outputs: list = field(default_factory=list)
+    scores_path: Path | None = None
 
     @classmethod
     def of(cls, model, result) -> BatchSummary:
@@ -109,7 +110,6 @@ class BatchSummary:
                 k: np.add(self.bins.get(k, 0), other.bins.get(k, 0)).tolist()
                 for k in sorted(self.bins.keys() | other.bins.keys())
             },
-            outputs=self.outputs + other.outputs,
         )
 
     def summary(self) -> pd.DataFrame:
@@ -369,7 +369,8 @@ class _Staging:
                 os.replace(self.out / name, old / name)
             os.replace(self.path / name, self.out / name)
         shutil.rmtree(self.path)
-        summary.outputs = [self.out / "scores.parquet" / p.name for p in parts] + [self.out / "quarantine.csv"]
+        summary.scores_path = self.out / "scores.parquet"
+        summary.outputs = [summary.scores_path / p.name for p in parts] + [self.out / "quarantine.csv"]
         return summary
 
 

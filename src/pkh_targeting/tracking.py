@@ -424,7 +424,7 @@ def log_scoring(
             stacklevel=2,
         )
     if isinstance(result, BatchSummary):
-        s = read_scores(Path(outputs[0]).parent, columns=["error_type", "error_score"])
+        s = read_scores(result.scores_path, columns=["error_type", "error_score"])
     else:
         s = result.scores
     with mlflow.start_run(experiment_id=_experiment_id(SCORING_EXPERIMENT, root), run_name=run_name) as run:
