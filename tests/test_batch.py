@@ -3,6 +3,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -47,13 +48,15 @@ def test_chunks_give_the_scores_of_the_whole_batch(fitted_model, messy_batch, wh
     pd.testing.assert_frame_equal(one.drift(fitted_model), summary.drift(fitted_model))
 
 
-def test_rerun_is_byte_identical_and_manifest_lists_outputs(fitted_model, messy_batch, tmp_path):
+def test_rerun_is_byte_identical_in_any_number_of_processes(fitted_model, messy_batch, tmp_path):
     fam, mem = messy_batch
     fam.to_parquet(tmp_path / "f.parquet")
     mem.to_parquet(tmp_path / "m.parquet")
     runs = []
-    for out in ("a", "b"):
-        score_files(fitted_model, tmp_path / "f.parquet", tmp_path / "m.parquet", tmp_path / out, chunk_size=1000)
+    for out, n_jobs in (("a", None), ("b", 2)):
+        score_files(
+            fitted_model, tmp_path / "f.parquet", tmp_path / "m.parquet", tmp_path / out, chunk_size=1000, n_jobs=n_jobs
+        )
         runs.append({p.relative_to(tmp_path / out): p.read_bytes() for p in (tmp_path / out).rglob("*") if p.is_file()})
     assert runs[0] == runs[1] and len(runs[0]) == 5  # 3 parts, _batch.json, quarantine.csv
     manifest = __import__("json").loads(runs[0][next(p for p in runs[0] if p.name == "_batch.json")])
@@ -67,6 +70,25 @@ def test_incomplete_scores_folder_is_refused(tmp_path):
         read_scores(tmp_path / "scores.parquet")
 
 
+def _children(pid: int) -> list[int]:
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                out.append(int(stat.parent.name))
+        except (OSError, IndexError):
+            continue
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_killed_score_leaves_no_partial_output_and_rerun_completes(fitted_model, tmp_path):
     from pkh_targeting import generate_registry
 
@@ -84,9 +106,15 @@ def test_killed_score_leaves_no_partial_output_and_rerun_completes(fitted_model,
     deadline = time.time() + 120
     while not first_part.exists() and proc.poll() is None and time.time() < deadline:
         time.sleep(0.05)
-    os.killpg(proc.pid, signal.SIGKILL)
+    workers = _children(proc.pid)
+    os.kill(proc.pid, signal.SIGKILL)  # the scoring process only: its workers must not work on
     proc.wait()
     assert first_part.exists(), "the run ended before it could be interrupted"
+    assert workers, "the batch was not scored in worker processes"
+    deadline = time.time() + 30
+    while any(_alive(pid) for pid in workers) and time.time() < deadline:
+        time.sleep(0.1)
+    assert not any(_alive(pid) for pid in workers)
     assert not (tmp_path / "out" / "scores.parquet").exists() and not (tmp_path / "out" / "quarantine.csv").exists()
     done = subprocess.run(cmd, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr

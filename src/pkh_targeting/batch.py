@@ -21,6 +21,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
+import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +48,7 @@ from .validation import QUARANTINE_COLUMNS, BatchDuplicates
 CHUNK_FAMILIES = 200_000
 READ_ROWS = 500_000
 _ROW = "__row"
+_SPILL = pa.ipc.IpcWriteOptions(compression="lz4")  # chunk parts: written and read once, so fast beats small
 
 
 # ------------------------------------------------------------------------------------ summary
@@ -159,7 +162,7 @@ def _family_hash(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """64-bit hash of family ids as validation reads them (text, stripped); and the missing ones."""
     text = values.astype("string").str.strip()
     missing = (text.isna() | (text == "")).to_numpy()
-    return pd.util.hash_array(text.fillna("").to_numpy(dtype=object)), missing
+    return pd.util.hash_array(text.fillna("").to_numpy(dtype=object), categorize=False), missing
 
 
 class _Source:
@@ -214,18 +217,21 @@ class _Source:
                 yield pa.Table.from_pandas(df, schema=schema, preserve_index=False)
 
 
-def _nik_keys(tbl: pa.Table) -> pd.DataFrame:
-    """Well-formed NIKs as integers with the hash of their family, for finding duplicates."""
+def _nik_keys(tbl: pa.Table, family_hash: np.ndarray) -> pd.DataFrame:
+    """Well-formed NIKs as integers with the hash of their family (`_family_hash`), for finding duplicates."""
     nik = tbl.column("nik").to_pandas().astype("string").str.strip()
     ok = nik.str.fullmatch(r"[0-9]{16}").fillna(False).to_numpy(dtype=bool)
-    h, _ = _family_hash(tbl.column("family_id").to_pandas()[ok])
-    return pd.DataFrame({"nik": nik[ok].astype("int64").to_numpy(), "family": h})
+    return pd.DataFrame({"nik": nik[ok].astype("int64").to_numpy(), "family": family_hash[ok]})
 
 
 def duplicated_niks(keys: pd.DataFrame) -> dict:
     """NIK -> number of families, for NIKs on more than one row of ``keys`` (see `_nik_keys`)."""
-    dup = keys[keys["nik"].duplicated(keep=False)]
-    n = dup.groupby("nik")["family"].nunique()
+    nik = keys["nik"].to_numpy()
+    order = np.argsort(nik, kind="stable")
+    repeated = np.diff(nik[order]) == 0
+    dup = np.zeros(len(nik), bool)
+    dup[order[1:][repeated]] = dup[order[:-1][repeated]] = True
+    n = keys[dup].groupby("nik")["family"].nunique()
     return {f"{k:016d}": int(v) for k, v in n.items()}
 
 
@@ -245,36 +251,45 @@ class ChunkedBatch:
         streamable = all(s.kind != "other" for s in self.sources)
         self.n_chunks = max(-(-n // chunk_size), 1) if (streamable and n is not None) else 1
         self.duplicates = BatchDuplicates()
+        self._split_done = False
 
     def __len__(self) -> int:
         return self.n_chunks
 
     def __iter__(self):
+        self.split()
+        for k in range(self.n_chunks):
+            yield self.chunk(k)
+            self.discard(k)
+
+    def chunk(self, k: int) -> Chunk:
+        """Chunk ``k``, read from its parts; call `split` first."""
         if self.n_chunks == 1:
             fam, mem = read_records(self.sources[0].path, self.sources[1].path)
-            yield Chunk(fam, mem, np.arange(len(fam)), np.arange(len(mem)))
+            return Chunk(fam, mem, np.arange(len(fam)), np.arange(len(mem)))
+        fam, mem = (self._read_part(t, k) for t in ("families", "members"))
+        return Chunk(fam.drop(columns=_ROW), mem.drop(columns=_ROW), fam[_ROW].to_numpy(), mem[_ROW].to_numpy())
+
+    def discard(self, k: int) -> None:
+        """Delete chunk ``k``'s parts."""
+        if self.n_chunks > 1:
+            for t in ("families", "members"):
+                (self.workdir / f"{t}-{k:05d}.arrow").unlink(missing_ok=True)
+
+    def _read_part(self, table: str, k: int) -> pd.DataFrame:
+        path = self.workdir / f"{table}-{k:05d}.arrow"
+        if path.exists():
+            with pa.ipc.open_file(path) as f:
+                return f.read_all().to_pandas()
+        return pd.DataFrame({c: pd.Series(dtype="string") for c in [*self.sources[table == "members"].names, _ROW]})
+
+    def split(self) -> None:
+        """Write each chunk's rows to Parquet parts under ``workdir`` and find the batch's duplicate
+        keys (`duplicates`); nothing to do for a batch of one chunk, or one already split."""
+        if self.n_chunks == 1 or self._split_done:
             return
         if self.workdir is None:
             raise ValueError("a batch split in chunks needs a workdir for its parts.")
-        self._split()
-        for k in range(self.n_chunks):
-            fam, mem = (self._read_part(t, k) for t in ("families", "members"))
-            yield Chunk(
-                fam.drop(columns=_ROW),
-                mem.drop(columns=_ROW),
-                fam[_ROW].to_numpy(),
-                mem[_ROW].to_numpy(),
-            )
-            for t in ("families", "members"):
-                (self.workdir / f"{t}-{k:05d}.parquet").unlink(missing_ok=True)
-
-    def _read_part(self, table: str, k: int) -> pd.DataFrame:
-        path = self.workdir / f"{table}-{k:05d}.parquet"
-        if path.exists():
-            return pd.read_parquet(path)
-        return pd.DataFrame({c: pd.Series(dtype="string") for c in [*self.sources[table == "members"].names, _ROW]})
-
-    def _split(self) -> None:
         fam_src, mem_src = self.sources
         C, K = self.chunk_size, self.n_chunks
         hashes, missing = zip(*(_family_hash(t.column(0).to_pandas()) for t in fam_src.batches("family_id")))
@@ -298,12 +313,13 @@ class ChunkedBatch:
                 code = index.get_indexer(h)
                 spread = (start + np.arange(len(t))) // READ_ROWS % K
                 self._route(writers, "members", t, start, np.where(miss | (code < 0), spread, chunk_of_family[code]))
-                keys.append(_nik_keys(t))
+                keys.append(_nik_keys(t, h))
                 start += len(t)
         finally:
             for w in writers.values():
                 w.close()
         self.duplicates = BatchDuplicates(nik_families=duplicated_niks(pd.concat(keys, ignore_index=True)))
+        self._split_done = True
 
     def _route(self, writers: dict, table: str, t: pa.Table, start: int, chunk: np.ndarray) -> None:
         t = t.append_column(_ROW, pa.array(np.arange(start, start + len(t), dtype=np.int64)))
@@ -312,7 +328,7 @@ class ChunkedBatch:
         for k in np.flatnonzero(np.diff(bounds)):
             part = t.take(order[bounds[k] : bounds[k + 1]])
             if (table, k) not in writers:
-                writers[table, k] = pq.ParquetWriter(self.workdir / f"{table}-{k:05d}.parquet", t.schema)
+                writers[table, k] = pa.ipc.new_file(self.workdir / f"{table}-{k:05d}.arrow", t.schema, options=_SPILL)
             writers[table, k].write_table(part)
 
 
@@ -381,6 +397,7 @@ def score_files(
     out,
     *,
     chunk_size: int = CHUNK_FAMILIES,
+    n_jobs: int | None = None,
     progress=None,
     **options,
 ) -> BatchSummary:
@@ -395,6 +412,9 @@ def score_files(
         Output folder.
     chunk_size : int
         Families per chunk: memory grows with it, not with the batch.
+    n_jobs : int, optional
+        Chunks scored at once, each in its own process (``-1``: one per core; ``None``: 1). Memory
+        grows with ``n_jobs * chunk_size``. The outputs do not depend on it.
     progress : callable, optional
         Called as ``progress(chunks_done, chunks_total)``.
     **options
@@ -407,8 +427,7 @@ def score_files(
     staging = _Staging(out)
     batch = ChunkedBatch(families, members, chunk_size, workdir=staging.path / "chunks")
     summary = BatchSummary()
-    for k, chunk in enumerate(batch):
-        scores, quarantine, part = score_chunk(model, chunk, batch.duplicates, **options)
+    for k, (scores, quarantine, part) in enumerate(_scored_chunks(model, batch, n_jobs, options)):
         write_parquet(scores, staging.path / "scores.parquet" / f"part-{k:05d}.parquet", index=False)
         staging.append_quarantine(quarantine)
         summary += part
@@ -416,6 +435,38 @@ def score_files(
             progress(k + 1, len(batch))
     shutil.rmtree(staging.path / "chunks", ignore_errors=True)
     return staging.publish(summary, model)
+
+
+def _score_part(model, batch: ChunkedBatch, k: int, options: dict):
+    """`score_chunk` of chunk ``k``; in a worker process it only reads (a stray worker cannot spoil a rerun)."""
+    return score_chunk(model, batch.chunk(k), batch.duplicates, **options)
+
+
+def _die_with_parent() -> None:
+    """Worker initializer: exit when the scoring process is killed (Linux), rather than work on for nobody."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+def _scored_chunks(model, batch: ChunkedBatch, n_jobs, options: dict):
+    """Yield `score_chunk` of every chunk in chunk order, scoring up to ``n_jobs`` chunks at once in worker
+    processes (one thread each, so that they do not compete for the cores)."""
+    from joblib import Parallel, delayed, effective_n_jobs, parallel_config
+
+    batch.split()
+    tasks = (delayed(_score_part)(model, batch, k, options) for k in range(len(batch)))
+    n_jobs = min(effective_n_jobs(n_jobs), len(batch))
+    with parallel_config(backend="loky", inner_max_num_threads=1, initializer=_die_with_parent):
+        results = (
+            (fn(*args, **kwargs) for fn, args, kwargs in tasks)
+            if n_jobs == 1
+            else Parallel(n_jobs=n_jobs, return_as="generator", pre_dispatch="n_jobs")(tasks)
+        )
+        for k, result in enumerate(results):
+            batch.discard(k)
+            yield result
 
 
 def read_scores(path, columns=None) -> pd.DataFrame:

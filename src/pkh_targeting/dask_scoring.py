@@ -21,7 +21,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .batch import BatchSummary, Chunk, _nik_keys, _Staging, duplicated_niks, score_chunk
+from .batch import BatchSummary, Chunk, _family_hash, _nik_keys, _Staging, duplicated_niks, score_chunk
 from .exceptions import SchemaError
 from .reading import conform, parquet_files, parquet_schema, standardize_columns
 from .schema import _read_yaml
@@ -104,7 +104,8 @@ def _duplicates(dask, dd, families, members, schemas) -> BatchDuplicates:
 
     def niks(files):
         df, _ = _read(files, "members", schemas[1], ["nik", "family_id"])
-        return _nik_keys(pa.Table.from_pandas(df[["nik", "family_id"]].astype("string"), preserve_index=False))
+        table = pa.Table.from_pandas(df[["nik"]].astype("string"), preserve_index=False)
+        return _nik_keys(table, _family_hash(df["family_id"])[0])
 
     fam_parts = [[(f, 0)] for f in parquet_files(families)]
     mem_parts = [[(f, 0)] for f in parquet_files(members)]
