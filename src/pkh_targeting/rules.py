@@ -11,6 +11,8 @@ import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from ._keys import positions
+
 DEFAULT_RULES = "pkh-2025"
 
 
@@ -113,7 +115,7 @@ def apply_rules(
     rules = load_rules(rules)
     comps = sorted(rules.components.items(), key=lambda kv: -kv[1].amount_rp)  # stable: YAML order on ties
     fam_ids = pd.Index(families["family_id"], name="family_id")
-    codes = fam_ids.get_indexer(members["family_id"])
+    codes = positions(members["family_id"], fam_ids)
     inside = codes >= 0
     taken = np.zeros(len(members), dtype=bool)
     out = pd.DataFrame(index=fam_ids)

@@ -16,6 +16,7 @@ import pandera.errors
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ._keys import lookup, positions
 from .exceptions import SchemaError
 from .reading import standardize_columns
 from .schema import ColumnSpec, column_checks, load_contract, table_schema
@@ -165,11 +166,13 @@ class _Problems:
         self.specs = load_contract()[table].columns
 
     def add(self, mask, column: str, rule: str, message) -> None:
+        """Record ``rule`` failing on the rows in ``mask``; ``message`` is text, or a function of the
+        failing row positions returning their messages."""
         mask = np.asarray(mask, dtype=bool)
         if not mask.any():
             return
         rows = np.flatnonzero(mask)
-        msg = message if isinstance(message, str) else np.asarray(message, dtype=object)[rows]
+        msg = message if isinstance(message, str) else np.asarray(message(rows), dtype=object)
         self.blocks.append((rows, column, rule, msg))
 
     def frame(self) -> pd.DataFrame:
@@ -282,26 +285,38 @@ def _family_rules(fam: pd.DataFrame, mem: pd.DataFrame, problems: _Problems, dup
         "electricity_va_without_meter",
         "electricity_va (item 307b) is given but lighting (307a) is not PLN metered",
     )
-    sizes = mem.groupby("family_id", observed=True).size()
-    n_rows = pd.Series(sizes.reindex(fid.to_numpy()).fillna(0).to_numpy(), index=fam.index).astype("int64")
+    first = positions(fid, fid)  # families rows sharing an id count the same members
+    member_of = positions(mem["family_id"], fid)
+    inside = member_of >= 0
+
+    def per_family(weights) -> pd.Series:
+        count = np.bincount(member_of[inside], weights=np.asarray(weights)[inside], minlength=len(fid) + 1)
+        return pd.Series(count[first], index=fam.index).astype("int64")  # -1 (missing id) -> the 0 at the end
+
+    n_rows = per_family(np.ones(len(mem)))
     bad = fam["n_members"].notna() & (fam["n_members"] != n_rows).fillna(False)
     problems.add(
         bad,
         "n_members",
         "n_members_mismatch",
-        "n_members (item 112) = "
-        + fam["n_members"].astype("string").fillna("?")
-        + " but the members table has "
-        + n_rows.astype("string")
-        + " row(s)",
+        lambda rows: (
+            "n_members (item 112) = "
+            + fam["n_members"].iloc[rows].astype("string").fillna("?")
+            + " but the members table has "
+            + n_rows.iloc[rows].astype("string")
+            + " row(s)"
+        ),
     )
-    heads = (mem["relationship"] == 1).fillna(False).groupby(mem["family_id"], observed=True).sum()
-    n_heads = pd.Series(heads.reindex(fid.to_numpy()).fillna(0).to_numpy(), index=fam.index).astype("int64")
+    n_heads = per_family((mem["relationship"] == 1).fillna(False).to_numpy(dtype=bool))
     problems.add(
         (n_heads != 1) & fid.notna(),
         "relationship",
         "one_head",
-        "the family has " + n_heads.astype("string") + " members with relationship = head; it needs exactly one",
+        lambda rows: (
+            "the family has "
+            + n_heads.iloc[rows].astype("string")
+            + " members with relationship = head; it needs exactly one"
+        ),
     )
 
 
@@ -340,9 +355,8 @@ def _nik_rules(mem: pd.DataFrame, fam: pd.DataFrame, problems: _Problems, ref: d
     if dup.any():
         local = mem[dup].groupby("nik")["family_id"].transform("nunique")
         n_fam = np.maximum(local.to_numpy(), elsewhere.reindex(mem.loc[dup, "nik"]).fillna(0).to_numpy())
-        msg = pd.Series("", index=mem.index, dtype=object)
-        msg[dup] = np.where(n_fam > 1, "NIK appears in more than one family", "NIK appears twice in one family")
-        problems.add(dup, "nik", "nik_duplicate", msg)
+        msg = np.where(n_fam > 1, "NIK appears in more than one family", "NIK appears twice in one family")
+        problems.add(dup, "nik", "nik_duplicate", lambda rows: msg)
     if not ok.any():
         return
     # the 16 digits as a (rows, 16) array of numbers
@@ -350,10 +364,11 @@ def _nik_rules(mem: pd.DataFrame, fam: pd.DataFrame, problems: _Problems, ref: d
         -1, 16
     ).astype(np.int64) - ord("0")
     two = lambda i: digits[:, i] * 10 + digits[:, i + 1]  # noqa: E731
-    regency = fam.drop_duplicates("family_id").set_index("family_id")["regency_code"]
-    fam_reg = regency.reindex(mem["family_id"]).to_numpy(dtype=object, na_value=None)
-    known = ~pd.isna(fam_reg)
-    reg_num = np.where(known, pd.to_numeric(pd.Series(fam_reg), errors="coerce").fillna(-1).to_numpy(), -1)
+    reg_num = lookup(
+        mem["family_id"], pd.to_numeric(fam["regency_code"], errors="coerce").set_axis(fam["family_id"]), -1
+    )
+    known = lookup(mem["family_id"], fam["regency_code"].notna().set_axis(fam["family_id"]), 0).astype(bool)
+    reg_num = np.nan_to_num(reg_num, nan=-1)
     bad_region = ok & known & (two(0) * 100 + two(2) != reg_num)
     problems.add(bad_region, "nik", "nik_region", "NIK digits 1-4 do not match the family's regency_code")
     dd, mm, yy = two(6), two(8), two(10)
@@ -378,9 +393,10 @@ def _nik_rules(mem: pd.DataFrame, fam: pd.DataFrame, problems: _Problems, ref: d
         ok & valid_date & ~np.isnan(sex) & (female != (sex == 2)),
         "nik",
         "nik_sex",
-        "NIK birth day says "
-        + pd.Series(np.where(female, "female", "male"), index=mem.index)
-        + " but sex (item 405) says otherwise",
+        lambda rows: np.char.add(
+            np.where(female[rows], "NIK birth day says female", "NIK birth day says male"),
+            " but sex (item 405) says otherwise",
+        ),
     )
     after_birthday = (ref.month > mm) | ((ref.month == mm) & (ref.day >= day))
     implied = ref.year - year - (~after_birthday).astype(int)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from .._keys import positions
 from ..rules import Rules, apply_rules
 
 
@@ -38,9 +39,8 @@ def _dummies(block: Block, fam: pd.DataFrame, col: str, labels: dict, item: str,
 def member_block(fam: pd.DataFrame, mem: pd.DataFrame, rules: Rules) -> Block:
     """Household composition, the head, education, work, health and the PKH components."""
     b = Block()
-    idx = pd.Index(fam["family_id"])
-    code = idx.get_indexer(mem["family_id"])
-    n = len(idx)
+    code = positions(mem["family_id"], fam["family_id"])
+    n = len(fam)
     ok = code >= 0
     code = code[ok]
     m = {

@@ -7,6 +7,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
+from .._keys import lookup
 from ..exceptions import SchemaError
 from ..rules import DEFAULT_RULES, load_rules
 from ._blocks import ASSET_ITEMS, Block, asset_block, dwelling_block, member_block
@@ -139,11 +140,11 @@ class PMTFeatureBuilder(TransformerMixin, BaseEstimator):
 
     def _context(self, name: str, fam: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         c = self.context_[name]
-        reg = c["regency"].reindex(fam["regency_code"].to_numpy()).to_numpy()
+        reg = lookup(fam["regency_code"], c["regency"])
         reg = np.where(np.isnan(reg), c["global"], reg)
-        dist = c["district"].reindex(fam["district_code"].to_numpy()).to_numpy()
+        dist = lookup(fam["district_code"], c["district"])
         dist = np.where(np.isnan(dist), reg, dist)
-        vil = c["village"].reindex(fam["village_code"].to_numpy()).to_numpy()
+        vil = lookup(fam["village_code"], c["village"])
         return np.where(np.isnan(vil), dist, vil), dist
 
     def _assemble(self, fam, mem) -> pd.DataFrame:

@@ -56,14 +56,17 @@ class _Design:
         return self.numeric + [c for c, levels in self.levels.items() for _ in levels]
 
     def transform(self, X: pd.DataFrame) -> np.ndarray:
-        parts = [X[self.numeric].astype("float64").fillna(self.medians).to_numpy()]
+        out = np.empty((len(X), len(self.numeric) + sum(map(len, self.levels.values()))), order="F")
+        for j, c in enumerate(self.numeric):
+            out[:, j] = X[c].to_numpy(dtype="float64", na_value=np.nan)
+            np.copyto(out[:, j], self.medians[c], where=np.isnan(out[:, j]))
+        j = len(self.numeric)
         for c, levels in self.levels.items():
-            parts.append(
-                (X[c].to_numpy()[:, None] == np.asarray(levels, dtype=object)[None, :]).astype(np.float64)
-                if levels
-                else np.empty((len(X), 0))
-            )
-        return np.hstack(parts)
+            numeric = pd.api.types.is_numeric_dtype(X[c]) and all(isinstance(v, (int, float)) for v in levels)
+            values = X[c].to_numpy(dtype="float64", na_value=np.nan) if numeric else X[c].to_numpy()
+            out[:, j : j + len(levels)] = values[:, None] == np.asarray(levels, dtype="float64" if numeric else object)
+            j += len(levels)
+        return out
 
     def state(self) -> dict:
         return {
