@@ -4,13 +4,37 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import resource
+import threading
 import time
 from pathlib import Path
+
+import psutil
 
 DATA = Path("/tmp/pkh-bench")
 
 
+class _TreeMemory(threading.Thread):
+    """Peak resident memory of this process and all its children (worker processes), sampled."""
+
+    def __init__(self, every: float = 0.1):
+        super().__init__(daemon=True)
+        self.every, self.peak, self.done = every, 0, threading.Event()
+
+    def run(self):
+        me = psutil.Process()
+        while not self.done.wait(self.every):
+            rss = 0
+            for p in [me, *me.children(recursive=True)]:
+                try:
+                    rss += p.memory_info().rss
+                except psutil.Error:
+                    pass
+            self.peak = max(self.peak, rss)
+
+
 def _child(fn, args, queue):
+    tree = _TreeMemory()
+    tree.start()
     t0 = time.perf_counter()
     try:
         extra = fn(*args) or {}
@@ -18,8 +42,9 @@ def _child(fn, args, queue):
         queue.put({"error": repr(exc)})
         raise
     wall = time.perf_counter() - t0
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2  # GiB (ru_maxrss is KiB on Linux)
-    queue.put({"seconds": wall, "peak_rss_gib": peak, **extra})
+    tree.done.set()
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # ru_maxrss is KiB on Linux
+    queue.put({"seconds": wall, "peak_rss_gib": max(own, tree.peak) / 1024**3, **extra})
 
 
 def measure(fn, *args) -> dict:

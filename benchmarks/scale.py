@@ -6,10 +6,14 @@ For each size, in fresh processes (peak memory is per stage):
 - ``synth``: generate the registry (in pieces of 1M families) and write it as Parquet;
 - ``stages``: one process runs validate -> features -> model (with calibration) -> reasons -> rank
   on the whole batch in memory, timing each stage (sizes up to 2M);
-- ``score``: what ``pkh-targeting score`` runs, `batch.score_files` from the files in chunks of 200k
-  families, without and (up to 2M families) with reasons;
-- ``raw predict``: the same model's LightGBM ``predict`` on the prebuilt float32 feature matrix, the
-  limit any pipeline could reach; the ratio is end-to-end scoring time over it.
+- ``score``: what ``pkh-targeting score`` runs, `batch.score_files` from the files in chunks of 100k
+  families, with one process per core (``--jobs -1``, the default) and, up to 1M families, in one
+  process; without and (up to 2M families) with reasons;
+- ``raw predict``: the same model's LightGBM ``predict`` (all its boosters: the welfare model's and
+  the classifier's, two threads) on the prebuilt feature matrices, the limit any pipeline could
+  reach; the ratio is end-to-end scoring time over it.
+
+Peak memory is that of the stage's process and its worker processes together.
 
 The model is trained once on 50k families of the same regions and saved under /tmp/pkh-bench.
 """
@@ -81,11 +85,6 @@ def stages(n: int, model_path: Path) -> dict:
     has = apply_rules(res.families, res.members, model.rules_)["has_component"].to_numpy()
     p = np.where(has, model._calibrate(model.predict_proba_raw(X)), 0.0)
     lap("model_calibration_s")
-    Xf = X.to_numpy(dtype=np.float32)
-    t0 = time.perf_counter()
-    model.classifier_.predict(Xf, raw_score=True)
-    out["raw_predict_s"] = time.perf_counter() - t0
-    t = time.perf_counter()
     scores = model.score_records(res.families, res.members, reference_date=REF, reasons="auto")
     lap("score_records_with_reasons_s")
     rank_for_verification(scores.scores, budget=max(n // 100, 100))
@@ -94,35 +93,48 @@ def stages(n: int, model_path: Path) -> dict:
     return out
 
 
-def score(n: int, model_path: Path, reasons: str) -> dict:
+def score(n: int, model_path: Path, reasons: str, n_jobs: int) -> dict:
     from pkh_targeting import TargetingModel
     from pkh_targeting.batch import score_files
 
     model = TargetingModel.load(model_path)
     path = DATA / f"scale-{n}"
-    s = score_files(
-        model, path / "families", path / "members", DATA / f"scores-{n}-{reasons}", reference_date=REF, reasons=reasons
-    )
+    out = DATA / f"scores-{n}-{reasons}"
+    s = score_files(model, path / "families", path / "members", out, n_jobs=n_jobs, reference_date=REF, reasons=reasons)
     return {"scored": s.n_scored, "quarantined": s.quarantined["families"]}
 
 
 def raw_predict(n: int, model_path: Path) -> dict:
-    """LightGBM predict on the prebuilt matrix of (up to) the first 1M families, scaled to n."""
+    """Every LightGBM booster of the model on its prebuilt matrix of (up to) the first 1M families, scaled to n."""
     import numpy as np
+    import pandas as pd
 
-    from pkh_targeting import TargetingModel
-    from pkh_targeting.batch import ChunkedBatch
+    from pkh_targeting import TargetingModel, read_records
+    from pkh_targeting.modeling._welfare import _as_lgbm
     from pkh_targeting.validation import validate_records
 
     model = TargetingModel.load(model_path)
     path = DATA / f"scale-{n}"
-    chunk = next(iter(ChunkedBatch(path / "families", path / "members", chunk_size=max(n, 1))))
-    res = validate_records(chunk.families.head(PIECE), chunk.members, reference_date=REF)
-    X = model.features(res.families.reset_index(drop=True), res.members).to_numpy(dtype=np.float32)
+    fam, mem = read_records(path / "families", path / "members")
+    res = validate_records(fam.head(PIECE), mem, reference_date=REF)
+    del fam, mem
+    X = model.features(res.families.reset_index(drop=True), res.members)
+    welfare = model.welfare_.models_[None]["stack"]
+    boosters = []  # (booster, matrix, kwargs): categories as LightGBM's codes, as it converts pandas input
+    for part in (p for p in welfare if "lgbm" in p):
+        Xw = _as_lgbm(X[model.welfare_.feature_names_in_], list(part["categories"]), part["categories"])
+        codes = Xw.apply(lambda s: s.cat.codes.replace(-1, np.nan) if isinstance(s.dtype, pd.CategoricalDtype) else s)
+        booster = part["lgbm"].booster_
+        M = codes.to_numpy(dtype=np.float64)
+        assert np.allclose(booster.predict(M[:1000]), booster.predict(Xw.iloc[:1000]))
+        boosters.append((booster, M, {}))
+    boosters.append((model.classifier_, X.to_numpy(dtype=np.float32), {"raw_score": True}))
     t0 = time.perf_counter()
-    model.classifier_.predict(X, raw_score=True)
+    for booster, M, kwargs in boosters:
+        booster.predict(M, **kwargs)
     seconds = time.perf_counter() - t0
-    return {"predict_s": seconds * n / len(X), "rows": len(X), "trees": model.classifier_.num_trees()}
+    trees = " + ".join(str(b.num_trees()) for b, _, _ in boosters)
+    return {"predict_s": seconds * n / len(X), "rows": len(X), "trees": trees}
 
 
 if __name__ == "__main__":
@@ -148,12 +160,16 @@ if __name__ == "__main__":
                     report({"families": n, "stage": k[:-2], "seconds": v, "peak_gib": r["peak_rss_gib"],
                                  "families_per_s": n / v, "note": "in memory, one process"})  # fmt: skip
         raw = measure(raw_predict, min(n, PIECE), model_path) if n <= PIECE else None
-        for reasons in ("none", "auto") if n <= 2_000_000 else ("none",):
-            r = measure(score, n, model_path, reasons)
-            note = f"score_files, reasons={reasons}, {r['quarantined']:,} quarantined"
+        if raw:
+            report({"families": n, "stage": "raw LightGBM predict", "seconds": raw["predict_s"],
+                    "peak_gib": raw["peak_rss_gib"], "families_per_s": n / raw["predict_s"],
+                    "note": f"trees: {raw['trees']}"})  # fmt: skip
+        runs = [("none", -1), ("none", 1), ("auto", -1)] if n <= PIECE else [("none", -1), ("auto", -1)]
+        for reasons, n_jobs in runs if n <= 2_000_000 else [("none", -1)]:
+            r = measure(score, n, model_path, reasons, n_jobs)
+            note = f"reasons={reasons}, jobs={n_jobs}, {r['quarantined']:,} quarantined"
             if raw and reasons == "none":
-                ratio = r["seconds"] / raw["predict_s"]
-                note += f"; {ratio:.1f}x raw predict ({raw['predict_s']:.1f} s, {raw['trees']} trees)"
+                note += f"; {r['seconds'] / raw['predict_s']:.1f}x raw predict"
             report({"families": n, "stage": "score (streamed)", "seconds": r["seconds"],
                          "peak_gib": r["peak_rss_gib"], "families_per_s": n / r["seconds"], "note": note})  # fmt: skip
     print(table(rows), flush=True)

@@ -21,9 +21,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
-import sys
-from collections import Counter
+import threading
+import time
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+from joblib.externals.loky import ProcessPoolExecutor
 
 from .exceptions import SchemaError
 from .outputs import atomic_path, neutralize_formulas, write_parquet
@@ -45,7 +46,7 @@ from .reading import (
 )
 from .validation import QUARANTINE_COLUMNS, BatchDuplicates
 
-CHUNK_FAMILIES = 200_000
+CHUNK_FAMILIES = 100_000
 READ_ROWS = 500_000
 _ROW = "__row"
 _SPILL = pa.ipc.IpcWriteOptions(compression="lz4")  # chunk parts: written and read once, so fast beats small
@@ -437,36 +438,63 @@ def score_files(
     return staging.publish(summary, model)
 
 
+_WORKER: dict = {}
+
+
+def _start_worker(model) -> None:
+    """Worker initializer: one thread (LightGBM, BLAS), the model kept, and exit as soon as the scoring
+    process is gone rather than work on for nobody."""
+    from joblib.externals.loky import process_executor
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)
+    # loky restarts a worker whose memory grew by 300 MB since its first task, as it does with every chunk
+    # of families (freed after each): the restart would cost more than the chunk
+    process_executor._USE_PSUTIL = False
+    _WORKER["model"] = model
+    threading.Thread(target=_exit_with, args=(os.getppid(),), daemon=True).start()
+
+
+def _exit_with(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(0.2)
+    os._exit(1)
+
+
 def _score_part(model, batch: ChunkedBatch, k: int, options: dict):
     """`score_chunk` of chunk ``k``; in a worker process it only reads (a stray worker cannot spoil a rerun)."""
+    model = _WORKER["model"] if model is None else model
     return score_chunk(model, batch.chunk(k), batch.duplicates, **options)
 
 
-def _die_with_parent() -> None:
-    """Worker initializer: exit when the scoring process is killed (Linux), rather than work on for nobody."""
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-
-
 def _scored_chunks(model, batch: ChunkedBatch, n_jobs, options: dict):
-    """Yield `score_chunk` of every chunk in chunk order, scoring up to ``n_jobs`` chunks at once in worker
-    processes (one thread each, so that they do not compete for the cores)."""
-    from joblib import Parallel, delayed, effective_n_jobs, parallel_config
+    """Yield `score_chunk` of every chunk in chunk order, scoring up to ``n_jobs`` chunks at once in
+    worker processes, which end with the scoring."""
+    from joblib import effective_n_jobs
 
-    batch.split()
-    tasks = (delayed(_score_part)(model, batch, k, options) for k in range(len(batch)))
     n_jobs = min(effective_n_jobs(n_jobs), len(batch))
-    with parallel_config(backend="loky", inner_max_num_threads=1, initializer=_die_with_parent):
-        results = (
-            (fn(*args, **kwargs) for fn, args, kwargs in tasks)
-            if n_jobs == 1
-            else Parallel(n_jobs=n_jobs, return_as="generator", pre_dispatch="n_jobs")(tasks)
-        )
-        for k, result in enumerate(results):
+    if n_jobs == 1:
+        batch.split()
+        for k in range(len(batch)):
+            yield _score_part(model, batch, k, options)
             batch.discard(k)
-            yield result
+        return
+    # loky's workers start without running the caller's script again (safe without a __main__ guard)
+    pool = ProcessPoolExecutor(n_jobs, initializer=_start_worker, initargs=(model,))
+    finished = False
+    try:
+        pool.submit(int)  # the workers start (imports, model) while this process splits the batch
+        batch.split()
+        pending = deque()  # (chunk, future); up to two per worker, so that none waits for work
+        for k in range(len(batch)):
+            pending.append((k, pool.submit(_score_part, None, batch, k, options)))
+            while pending and (len(pending) == 2 * n_jobs or k == len(batch) - 1):
+                done, future = pending.popleft()
+                yield future.result()
+                batch.discard(done)
+        finished = True
+    finally:
+        pool.shutdown(wait=True, kill_workers=not finished)
 
 
 def read_scores(path, columns=None) -> pd.DataFrame:

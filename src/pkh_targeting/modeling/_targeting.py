@@ -270,7 +270,8 @@ class TargetingModel:
 
     def bin_counts(self, X: pd.DataFrame) -> dict:
         """Counts of each feature in its training bins (see `drift`); they add up over chunks."""
-        return {c: bin_counts(X[c].to_numpy(), self.feature_bins_[c]["edges"]) for c in self.feature_names_}
+        M = X[self.feature_names_].to_numpy(dtype=np.float64, na_value=np.nan)
+        return {c: bin_counts(M[:, j], self.feature_bins_[c]["edges"]) for j, c in enumerate(self.feature_names_)}
 
     def _status(self, X: pd.DataFrame, fam: pd.DataFrame) -> pd.DataFrame:
         X = X.copy()
