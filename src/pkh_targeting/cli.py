@@ -209,7 +209,7 @@ def score(
         int,
         typer.Option(
             help="Chunks scored at once, each in its own process; -1: one per core. Memory grows with jobs x "
-            "chunk size (about 1.5 GB per 200,000 families)."
+            "chunk size (about 0.6 GB per job with chunks of 100,000 families)."
         ),
     ] = -1,
     engine: Annotated[
