@@ -240,7 +240,7 @@ class ChunkedBatch:
     """A batch's two files split into chunks of about ``chunk_size`` whole families.
 
     Small batches, and Excel files, are read whole as one chunk. Larger ones are split through
-    Parquet files under ``workdir``: families in input order (a repeated family id joins its first
+    Arrow files under ``workdir``: families in input order (a repeated family id joins its first
     occurrence), members with their family wherever they are in the file, members of no known family
     spread evenly.
     """
@@ -285,7 +285,7 @@ class ChunkedBatch:
         return pd.DataFrame({c: pd.Series(dtype="string") for c in [*self.sources[table == "members"].names, _ROW]})
 
     def split(self) -> None:
-        """Write each chunk's rows to Parquet parts under ``workdir`` and find the batch's duplicate
+        """Write each chunk's rows to Arrow files under ``workdir`` and find the batch's duplicate
         keys (`duplicates`); nothing to do for a batch of one chunk, or one already split."""
         if self.n_chunks == 1 or self._split_done:
             return
@@ -461,10 +461,9 @@ def _exit_with(parent: int) -> None:
     os._exit(1)
 
 
-def _score_part(model, batch: ChunkedBatch, k: int, options: dict):
-    """`score_chunk` of chunk ``k``; in a worker process it only reads (a stray worker cannot spoil a rerun)."""
-    model = _WORKER["model"] if model is None else model
-    return score_chunk(model, batch.chunk(k), batch.duplicates, **options)
+def _score_part(batch: ChunkedBatch, k: int, options: dict):
+    """In a worker: `score_chunk` of chunk ``k``. Workers only read, so a stray one cannot spoil a rerun."""
+    return score_chunk(_WORKER["model"], batch.chunk(k), batch.duplicates, **options)
 
 
 def _scored_chunks(model, batch: ChunkedBatch, n_jobs, options: dict):
@@ -474,10 +473,7 @@ def _scored_chunks(model, batch: ChunkedBatch, n_jobs, options: dict):
 
     n_jobs = min(effective_n_jobs(n_jobs), len(batch))
     if n_jobs == 1:
-        batch.split()
-        for k in range(len(batch)):
-            yield _score_part(model, batch, k, options)
-            batch.discard(k)
+        yield from (score_chunk(model, chunk, batch.duplicates, **options) for chunk in batch)
         return
     # loky's workers start without running the caller's script again (safe without a __main__ guard)
     pool = ProcessPoolExecutor(n_jobs, initializer=_start_worker, initargs=(model,))
@@ -487,7 +483,7 @@ def _scored_chunks(model, batch: ChunkedBatch, n_jobs, options: dict):
         batch.split()
         pending = deque()  # (chunk, future); up to two per worker, so that none waits for work
         for k in range(len(batch)):
-            pending.append((k, pool.submit(_score_part, None, batch, k, options)))
+            pending.append((k, pool.submit(_score_part, batch, k, options)))
             while pending and (len(pending) == 2 * n_jobs or k == len(batch) - 1):
                 done, future = pending.popleft()
                 yield future.result()
