@@ -11,6 +11,7 @@ import pytest
 
 from conftest import REF
 from pkh_targeting import SchemaError
+from pkh_targeting import batch as batch_module
 from pkh_targeting.batch import read_scores, score_files
 
 
@@ -26,7 +27,8 @@ def whole(fitted_model, messy_batch):
 
 
 @pytest.mark.parametrize("fmt", ["parquet", "csv"])
-def test_chunks_give_the_scores_of_the_whole_batch(fitted_model, messy_batch, whole, tmp_path, fmt):
+def test_chunks_give_the_scores_of_the_whole_batch(fitted_model, messy_batch, whole, tmp_path, fmt, monkeypatch):
+    monkeypatch.setattr(batch_module, "_MERGE_FILES", 2)  # quarantines merged in rounds, as for a thousand chunks
     fam, mem = messy_batch
     getattr(fam, f"to_{fmt}")(tmp_path / f"f.{fmt}", index=False)
     getattr(mem, f"to_{fmt}")(tmp_path / f"m.{fmt}", index=False)
@@ -45,6 +47,8 @@ def test_chunks_give_the_scores_of_the_whole_batch(fitted_model, messy_batch, wh
     assert summary.n_scored + summary.quarantined["families"] == len(fam)
     one = score_files(fitted_model, tmp_path / f"f.{fmt}", tmp_path / f"m.{fmt}", tmp_path / "one", reference_date=REF)
     assert one.data_fingerprint() == summary.data_fingerprint() and one.rules == summary.rules
+    # the quarantine file itself, in the same order
+    assert (tmp_path / "out" / "quarantine.csv").read_bytes() == (tmp_path / "one" / "quarantine.csv").read_bytes()
     pd.testing.assert_frame_equal(one.drift(fitted_model), summary.drift(fitted_model))
 
 

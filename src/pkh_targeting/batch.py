@@ -10,7 +10,7 @@ Outputs go to a staging folder and are moved into place only when complete::
 
     OUT/scores.parquet/part-00000.parquet ...   scored-batch contract, one part per chunk
     OUT/scores.parquet/_batch.json              counts, versions and SHA-256 of every output
-    OUT/quarantine.csv                          one row per problem, input row numbers
+    OUT/quarantine.csv                          one row per problem, in input row order
 
 A run killed midway leaves the previous outputs (or none), never a partial ``scores.parquet``;
 rerunning gives byte-identical files.
@@ -18,6 +18,9 @@ rerunning gives byte-identical files.
 
 from __future__ import annotations
 
+import contextlib
+import csv
+import heapq
 import json
 import os
 import shutil
@@ -352,17 +355,31 @@ class _Staging:
         self.path = self.out / f".staging-{name}"
         if self.path.exists():  # left by a run that was interrupted
             shutil.rmtree(self.path)
-        (self.path / "scores.parquet").mkdir(parents=True)
+        (self.path / "quarantine").mkdir(parents=True)
+        (self.path / "scores.parquet").mkdir()
         self.quarantine = self.path / "quarantine.csv"
-        pd.DataFrame(columns=QUARANTINE_COLUMNS).to_csv(self.quarantine, index=False, encoding="utf-8-sig")
 
-    def append_quarantine(self, q: pd.DataFrame) -> None:
+    def add_quarantine(self, q: pd.DataFrame) -> None:
+        """Keep one chunk's quarantine; `publish` merges them in input row order."""
         if len(q):
-            neutralize_formulas(q).to_csv(self.quarantine, mode="a", header=False, index=False, encoding="utf-8")
+            q = q.sort_values(["table", "row"], kind="stable")
+            path = self.path / "quarantine" / f"part-{len(list((self.path / 'quarantine').iterdir())):05d}.csv"
+            neutralize_formulas(q).to_csv(path, header=False, index=False, encoding="utf-8")
+
+    def _merge_quarantine(self) -> None:
+        """quarantine.csv: the chunks' quarantines merged by table and input row, as for a batch in one piece."""
+        parts = sorted((self.path / "quarantine").iterdir())
+        while len(parts) > _MERGE_FILES:  # merge in rounds, keeping few files open
+            parts = [_merge_csv(parts[i : i + _MERGE_FILES]) for i in range(0, len(parts), _MERGE_FILES)]
+        with open(self.quarantine, "w", newline="", encoding="utf-8-sig") as out:
+            csv.writer(out, lineterminator="\n").writerow(QUARANTINE_COLUMNS)
+        _merge_csv(parts, self.quarantine)
+        shutil.rmtree(self.path / "quarantine")
 
     def publish(self, summary: BatchSummary, model) -> BatchSummary:
         from .tracking import file_sha256
 
+        self._merge_quarantine()
         scores_dir = self.path / "scores.parquet"
         parts = sorted(p for p in scores_dir.glob("*.parquet"))
         manifest = {
@@ -389,6 +406,20 @@ class _Staging:
         summary.scores_path = self.out / "scores.parquet"
         summary.outputs = [summary.scores_path / p.name for p in parts] + [self.out / "quarantine.csv"]
         return summary
+
+
+_MERGE_FILES = 200
+
+
+def _merge_csv(parts: list[Path], out: Path | None = None) -> Path:
+    """Merge CSV files (no header) sorted by table and row into ``out`` (appended; by default a new part)."""
+    out = out or parts[0].with_name(f"merged-{parts[0].name}")
+    with contextlib.ExitStack() as stack:
+        readers = [csv.reader(stack.enter_context(open(p, newline="", encoding="utf-8"))) for p in parts]
+        with open(out, "a", newline="", encoding="utf-8") as f:
+            rows = heapq.merge(*readers, key=lambda r: (r[0], int(r[1])))
+            csv.writer(f, lineterminator="\n").writerows(rows)
+    return out
 
 
 def score_files(
@@ -430,7 +461,7 @@ def score_files(
     summary = BatchSummary()
     for k, (scores, quarantine, part) in enumerate(_scored_chunks(model, batch, n_jobs, options)):
         write_parquet(scores, staging.path / "scores.parquet" / f"part-{k:05d}.parquet", index=False)
-        staging.append_quarantine(quarantine)
+        staging.add_quarantine(quarantine)
         summary += part
         if progress:
             progress(k + 1, len(batch))

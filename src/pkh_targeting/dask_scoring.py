@@ -166,7 +166,7 @@ def score_dataset(model, families, members, out, *, scheduler: str | None = None
         as_frame = dask.delayed(lambda s: pd.DataFrame({"summary": [json.dumps(asdict(s))]}), pure=True)
         summaries = dd.from_delayed([as_frame(p[2]) for p in parts], meta={"summary": "string"}, verify_meta=False)
         _, quarantine, summaries = dask.compute(write, quarantine, summaries)
-    staging.append_quarantine(quarantine)
+    staging.add_quarantine(quarantine)
     total = sum((BatchSummary(**json.loads(s)) for s in summaries["summary"]), BatchSummary())
     return staging.publish(total, model)
 
