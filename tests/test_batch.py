@@ -56,13 +56,15 @@ def test_rerun_is_byte_identical_in_any_number_of_processes(fitted_model, messy_
     fam, mem = messy_batch
     fam.to_parquet(tmp_path / "f.parquet")
     mem.to_parquet(tmp_path / "m.parquet")
-    runs = []
+    runs, progress = [], []
     for out, n_jobs in (("a", None), ("b", 2)):
         score_files(
-            fitted_model, tmp_path / "f.parquet", tmp_path / "m.parquet", tmp_path / out, chunk_size=1000, n_jobs=n_jobs
-        )
+            fitted_model, tmp_path / "f.parquet", tmp_path / "m.parquet", tmp_path / out, chunk_size=1000,
+            n_jobs=n_jobs, progress=lambda done, total: progress.append((out, done, total)),
+        )  # fmt: skip
         runs.append({p.relative_to(tmp_path / out): p.read_bytes() for p in (tmp_path / out).rglob("*") if p.is_file()})
     assert runs[0] == runs[1] and len(runs[0]) == 5  # 3 parts, _batch.json, quarantine.csv
+    assert progress == [(out, k, 3) for out in "ab" for k in range(4)]  # 0 of 3 before the batch is split
     manifest = __import__("json").loads(runs[0][next(p for p in runs[0] if p.name == "_batch.json")])
     assert set(manifest["sha256"]) == {str(p) for p in runs[0] if p.name != "_batch.json"}
 

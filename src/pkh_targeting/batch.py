@@ -459,6 +459,8 @@ def score_files(
     staging = _Staging(out)
     batch = ChunkedBatch(families, members, chunk_size, workdir=staging.path / "chunks")
     summary = BatchSummary()
+    if progress:
+        progress(0, len(batch))
     for k, (scores, quarantine, part) in enumerate(_scored_chunks(model, batch, n_jobs, options)):
         write_parquet(scores, staging.path / "scores.parquet" / f"part-{k:05d}.parquet", index=False)
         staging.add_quarantine(quarantine)
