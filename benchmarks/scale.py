@@ -1,6 +1,6 @@
 """Benchmark: end to end at scale (issue: scale). Run on demand:
 
-    python benchmarks/scale.py [N ...]        # default 100000 1000000; 10000000 takes ~30 min
+    python benchmarks/scale.py [N ...]        # default 100000 1000000; 10000000 takes ~20 min
 
 For each size, in fresh processes (peak memory is per stage):
 - ``synth``: generate the registry (in pieces of 1M families) and write it as Parquet;
@@ -10,8 +10,9 @@ For each size, in fresh processes (peak memory is per stage):
   families, with one process per core (``--jobs -1``, the default) and, up to 1M families, in one
   process; without and (up to 2M families) with reasons;
 - ``raw predict``: the same model's LightGBM ``predict`` (all its boosters: the welfare model's and
-  the classifier's, two threads) on the prebuilt feature matrices, the limit any pipeline could
-  reach; the ratio is end-to-end scoring time over it.
+  the classifier's, two threads) on the prebuilt feature matrices of the first 1M families, scaled to
+  the size: the limit any pipeline could reach; the ratio is end-to-end scoring time over it;
+- ``rank``: verification lists for 1% of the families, from the streamed scores.
 
 Peak memory is that of the stage's process and its worker processes together.
 
@@ -104,8 +105,18 @@ def score(n: int, model_path: Path, reasons: str, n_jobs: int) -> dict:
     return {"scored": s.n_scored, "quarantined": s.quarantined["families"]}
 
 
+def rank(n: int) -> dict:
+    """Verification lists for 1% of the families, from the streamed scores (reasons off)."""
+    from pkh_targeting import rank_for_verification
+    from pkh_targeting.batch import read_scores
+
+    scores = read_scores(DATA / f"scores-{n}-none" / "scores.parquet")
+    return {"ranked": len(rank_for_verification(scores, budget=max(n // 100, 100)))}
+
+
 def raw_predict(n: int, model_path: Path) -> dict:
-    """Every LightGBM booster of the model on its prebuilt matrix of (up to) the first 1M families, scaled to n."""
+    """Every LightGBM booster of the model on its prebuilt matrix of the first piece (up to 1M families), scaled
+    to n."""
     import numpy as np
     import pandas as pd
 
@@ -115,8 +126,8 @@ def raw_predict(n: int, model_path: Path) -> dict:
 
     model = TargetingModel.load(model_path)
     path = DATA / f"scale-{n}"
-    fam, mem = read_records(path / "families", path / "members")
-    res = validate_records(fam.head(PIECE), mem, reference_date=REF)
+    fam, mem = read_records(path / "families" / "part-000.parquet", path / "members" / "part-000.parquet")
+    res = validate_records(fam, mem, reference_date=REF)
     del fam, mem
     X = model.features(res.families.reset_index(drop=True), res.members)
     welfare = model.welfare_.models_[None]["stack"]
@@ -159,17 +170,20 @@ if __name__ == "__main__":
                 if k.endswith("_s"):
                     report({"families": n, "stage": k[:-2], "seconds": v, "peak_gib": r["peak_rss_gib"],
                                  "families_per_s": n / v, "note": "in memory, one process"})  # fmt: skip
-        raw = measure(raw_predict, min(n, PIECE), model_path) if n <= PIECE else None
-        if raw:
-            report({"families": n, "stage": "raw LightGBM predict", "seconds": raw["predict_s"],
-                    "peak_gib": raw["peak_rss_gib"], "families_per_s": n / raw["predict_s"],
-                    "note": f"trees: {raw['trees']}"})  # fmt: skip
+        raw = measure(raw_predict, n, model_path)
+        report({"families": n, "stage": "raw LightGBM predict", "seconds": raw["predict_s"],
+                "peak_gib": raw["peak_rss_gib"], "families_per_s": n / raw["predict_s"],
+                "note": f"trees: {raw['trees']}"})  # fmt: skip
         runs = [("none", -1), ("none", 1), ("auto", -1)] if n <= PIECE else [("none", -1), ("auto", -1)]
         for reasons, n_jobs in runs if n <= 2_000_000 else [("none", -1)]:
             r = measure(score, n, model_path, reasons, n_jobs)
             note = f"reasons={reasons}, jobs={n_jobs}, {r['quarantined']:,} quarantined"
-            if raw and reasons == "none":
+            if reasons == "none":
                 note += f"; {r['seconds'] / raw['predict_s']:.1f}x raw predict"
             report({"families": n, "stage": "score (streamed)", "seconds": r["seconds"],
                          "peak_gib": r["peak_rss_gib"], "families_per_s": n / r["seconds"], "note": note})  # fmt: skip
+        r = measure(rank, n)
+        report({"families": n, "stage": "rank (from the streamed scores)", "seconds": r["seconds"],
+                "peak_gib": r["peak_rss_gib"], "families_per_s": n / r["seconds"],
+                "note": f"{r['ranked']:,} visits"})  # fmt: skip
     print(table(rows), flush=True)
