@@ -8,6 +8,15 @@ from pkh_targeting.synth import generate_registry
 REF = dt.date(2025, 7, 1)
 
 
+def write_office_workbook(path, families, members, notes="notes"):
+    """An Excel export as offices send it: a notes sheet first, then sheets named Keluarga and Anggota."""
+    with pd.ExcelWriter(path) as xl:
+        pd.DataFrame({"catatan": [notes]}).to_excel(xl, sheet_name="Catatan", index=False)
+        families.to_excel(xl, sheet_name="Keluarga", index=False)
+        members.to_excel(xl, sheet_name="Anggota", index=False)
+    return path
+
+
 def hand_made_family(family_id="KK-001"):
     """One valid family of three, built by hand: NIKs match ages, sex and regency 3273."""
     fam = {

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from conftest import REF
+from conftest import REF, write_office_workbook
 from pkh_targeting import SchemaError, generate_registry, read_records
 from pkh_targeting.batch import read_scores, score_files
 from pkh_targeting.cli import app
@@ -209,11 +209,7 @@ def test_non_utf8_bytes_are_read_with_a_warning(base, fitted_model, model_dir, t
 
 def test_excel_formulas_merged_cells_and_named_sheets(base, fitted_model, model_dir, tmp_path):
     fam, mem = base
-    path = tmp_path / "export.xlsx"
-    with pd.ExcelWriter(path) as xl:
-        pd.DataFrame({"catatan": ["sheet for notes"]}).to_excel(xl, sheet_name="Catatan", index=False)
-        fam.to_excel(xl, sheet_name="Keluarga", index=False)
-        mem.to_excel(xl, sheet_name="Anggota", index=False)
+    path = write_office_workbook(tmp_path / "export.xlsx", fam, mem)
     wb = openpyxl.load_workbook(path)
     ws = wb["Keluarga"]
     names = [c.value for c in ws[1]]

@@ -4,7 +4,7 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from conftest import REF
+from conftest import REF, write_office_workbook
 from pkh_targeting import SchemaError, read_records, read_table, validate_records
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "contract"
@@ -49,11 +49,7 @@ def test_round_trip(fmt, small_registry, tmp_path):
 
 def test_excel_picks_sheet_by_name_and_reads_cached_formulas(family, tmp_path):
     fam, mem = family
-    path = tmp_path / "export.xlsx"
-    with pd.ExcelWriter(path) as xw:
-        pd.DataFrame({"note": ["cover"]}).to_excel(xw, sheet_name="Sampul", index=False)
-        fam.to_excel(xw, sheet_name="Keluarga", index=False)
-        mem.to_excel(xw, sheet_name="Anggota", index=False)
+    path = write_office_workbook(tmp_path / "export.xlsx", fam, mem)
     wb = openpyxl.load_workbook(path)
     wb["Keluarga"]["AZ1"] = "total"
     wb["Keluarga"]["AZ2"] = "=1+1"  # a formula: read as its cached value (none), never evaluated

@@ -16,7 +16,7 @@ import pandera.errors
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ._keys import lookup, positions
+from ._keys import positions
 from .exceptions import SchemaError
 from .reading import standardize_columns
 from .schema import ColumnSpec, column_checks, load_contract, table_schema
@@ -364,11 +364,9 @@ def _nik_rules(mem: pd.DataFrame, fam: pd.DataFrame, problems: _Problems, ref: d
         -1, 16
     ).astype(np.int64) - ord("0")
     two = lambda i: digits[:, i] * 10 + digits[:, i + 1]  # noqa: E731
-    reg_num = lookup(
-        mem["family_id"], pd.to_numeric(fam["regency_code"], errors="coerce").set_axis(fam["family_id"]), -1
-    )
-    known = lookup(mem["family_id"], fam["regency_code"].notna().set_axis(fam["family_id"]), 0).astype(bool)
-    reg_num = np.nan_to_num(reg_num, nan=-1)
+    fam_of = positions(mem["family_id"], fam["family_id"])  # -1 (no such family) takes the appended default
+    known = np.append(fam["regency_code"].notna().to_numpy(dtype=bool), False)[fam_of]
+    reg_num = np.append(pd.to_numeric(fam["regency_code"], errors="coerce").fillna(-1).to_numpy(), -1)[fam_of]
     bad_region = ok & known & (two(0) * 100 + two(2) != reg_num)
     problems.add(bad_region, "nik", "nik_region", "NIK digits 1-4 do not match the family's regency_code")
     dd, mm, yy = two(6), two(8), two(10)
