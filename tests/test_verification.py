@@ -7,6 +7,7 @@ from typer.testing import CliRunner
 from conftest import REF
 from pkh_targeting import apply_rules, generate_registry
 from pkh_targeting.cli import app
+from pkh_targeting.exceptions import SchemaError
 from pkh_targeting.field_lists import HEADERS, public_list, write_field_lists
 from pkh_targeting.verification import rank_for_verification, summarize_lists
 
@@ -66,6 +67,15 @@ def test_value_priority_beats_random_and_probability_option(batch):
     assert by_prob.expected_error.sum() > by_value.expected_error.sum()
     summary = summarize_lists(by_prob, scores)
     assert summary.expected_errors_found.sum() > 1.3 * summary.expected_errors_random.sum()
+    assert len(summary) == by_prob.groupby(["list", "unit"]).ngroups and summary.visits.sum() == 300
+    row = summary.iloc[len(summary) // 2]  # against a random visit of the same unit and list
+    pool = scores[(scores.error_type == row.list) & (scores.district_code == row.unit)]
+    mine = by_prob[(by_prob.list == row.list) & (by_prob.unit == row.unit)]
+    assert row.visits == len(mine) and row.expected_errors_found == pytest.approx(mine.expected_error.sum())
+    assert row.expected_errors_random == pytest.approx(len(mine) * pool.error_score.mean())
+    paid_least = scores.benefit_rp[scores.benefit_rp > 0].min()  # benefit at stake of a family with no component
+    value = pool.error_score * pool.benefit_rp.where(pool.benefit_rp > 0, paid_least)
+    assert row.rupiah_at_stake_random == pytest.approx(len(mine) * value.mean())
 
 
 def test_budget_follows_expected_errors(batch):
@@ -157,3 +167,35 @@ def test_rank_cli(batch, tmp_path):
         pd.read_parquet(tmp_path / "lists" / "ranked.parquet")
     ) == 120
     assert list((tmp_path / "lists" / "public").glob("uji_publik_*.csv"))
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv", "xlsx"])
+def test_rank_cli_reads_only_the_visited_families(batch, tmp_path, monkeypatch, fmt):
+    import pkh_targeting.batch
+
+    monkeypatch.setattr(pkh_targeting.batch, "READ_ROWS", 700)  # several read batches
+    reg, scores = batch
+    scores.to_parquet(tmp_path / "scores.parquet")
+    fam = reg.families.assign(family_id=" " + reg.families.family_id + " ")  # ids as typed, padded
+    path = tmp_path / f"families.{fmt}"
+    {"parquet": fam.to_parquet, "csv": fam.to_csv, "xlsx": fam.to_excel}[fmt](path, index=False)
+    args = ["rank", "--scores", str(tmp_path / "scores.parquet"), "--families", str(path), "--budget", "90"]
+    res = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "lists"), "--language", "en"])
+    assert res.exit_code == 0, res.output
+    lists = pd.concat(pd.read_csv(p, encoding="utf-8-sig") for p in (tmp_path / "lists" / "field").glob("*.csv"))
+    assert len(lists) == 90
+    names = reg.families.set_index("family_id")["head_name"]
+    assert (lists["Head of family"].to_numpy() == names.reindex(lists["Family ID"]).to_numpy()).all()
+
+
+def test_read_families_of(batch, tmp_path):
+    from pkh_targeting.batch import read_families_of
+
+    reg, _ = batch
+    reg.families.drop(columns="address").to_parquet(tmp_path / "f.parquet")
+    ids = reg.families.family_id.iloc[[5, 1, 5]]
+    with pytest.raises(SchemaError, match="misses 1 required column.*address"):
+        read_families_of(tmp_path / "f.parquet", ids, ["family_id", "head_name"])
+    reg.write(tmp_path / "reg")
+    got = read_families_of(tmp_path / "reg" / "families.parquet", ids, ["family_id", "head_name"])
+    assert list(got.family_id) == list(reg.families.family_id.iloc[[1, 5]])  # file order, once each

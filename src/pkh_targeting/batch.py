@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from joblib.externals.loky import ProcessPoolExecutor
 
@@ -201,9 +202,9 @@ class _Source:
             return max(lines - 1, 0)
         return None
 
-    def batches(self, column: str | None = None):
-        """Yield pyarrow Tables of up to `READ_ROWS` rows, in file order (only ``column`` if given)."""
-        names = [column] if column else self.names
+    def batches(self, columns: list[str] | None = None):
+        """Yield pyarrow Tables of up to `READ_ROWS` rows, in file order (only ``columns`` if given)."""
+        names = columns or self.names
         raw = [self.raw_names[c] for c in names]
         if self.kind == "parquet":
             schema = pa.schema([self.schema.field(c) for c in raw])
@@ -219,6 +220,24 @@ class _Source:
                 df = df[raw]
                 df.columns = names
                 yield pa.Table.from_pandas(df, schema=schema, preserve_index=False)
+
+
+def read_families_of(path, family_ids, columns: list[str]) -> pd.DataFrame:
+    """``columns`` of the families in ``family_ids`` (ids compared stripped), read from the families
+    file in batches: memory grows with the families kept, not with the file."""
+    source = _Source(path, "families")
+    if source.kind == "other":
+        whole = read_table(path, "families")[columns].astype("string")
+        batches = [pa.Table.from_pandas(whole, preserve_index=False)]
+    else:
+        batches = source.batches(columns)
+    wanted = pa.array(pd.array(family_ids, dtype="string").unique(), type=pa.large_string())
+    parts = []
+    for t in batches:
+        ids = pc.utf8_trim_whitespace(t.column("family_id").cast(pa.large_string()))
+        t = t.set_column(t.schema.get_field_index("family_id"), "family_id", ids)
+        parts.append(t.filter(pc.is_in(ids, value_set=wanted)).to_pandas(types_mapper=pd.ArrowDtype))
+    return pd.concat(parts, ignore_index=True).astype("string") if parts else pd.DataFrame(columns=columns)
 
 
 def _nik_keys(tbl: pa.Table, family_hash: np.ndarray) -> pd.DataFrame:
@@ -296,7 +315,7 @@ class ChunkedBatch:
             raise ValueError("a batch split in chunks needs a workdir for its parts.")
         fam_src, mem_src = self.sources
         C, K = self.chunk_size, self.n_chunks
-        hashes, missing = zip(*(_family_hash(t.column(0).to_pandas()) for t in fam_src.batches("family_id")))
+        hashes, missing = zip(*(_family_hash(t.column(0).to_pandas()) for t in fam_src.batches(["family_id"])))
         hashes, missing = np.concatenate(hashes), np.concatenate(missing)
         codes, uniques = pd.factorize(hashes)
         first = np.empty(len(uniques), dtype=np.int64)

@@ -307,16 +307,21 @@ def rank(
     seed: Annotated[int, typer.Option(help="Seed of the audit sample.")] = 0,
 ):
     """Rank families for field verification within a budget; write Excel/CSV lists and a summary."""
-    from .batch import read_scores
+    from .batch import read_families_of, read_scores
     from .field_lists import write_field_lists, write_public_lists
     from .outputs import write_csv, write_parquet
     from .reading import read_table
     from .verification import rank_for_verification, summarize_lists
 
     s = read_scores(scores)
-    fam = read_table(families, "families")
     ranked = rank_for_verification(
         s, budget, by=by, audit_share=audit_share, inclusion_share=inclusion_share, priority=priority, seed=seed
+    )
+    # public lists show the whole batch; field lists only the families to visit
+    fam = (
+        read_table(families, "families")
+        if members is not None
+        else read_families_of(families, ranked["family_id"], ["family_id", "head_name", "address"])
     )
     paths = write_field_lists(ranked, fam, out / "field", language=language)
     write_parquet(ranked, out / "ranked.parquet", index=False)

@@ -90,7 +90,13 @@ def rank_for_verification(
         raise ValueError(f"audit_share must be in [0, 1), got {audit_share}.")
     if budget < 0:
         raise ValueError(f"budget must be >= 0, got {budget}.")
-    s = scores.sort_values("family_id", kind="stable").reset_index(drop=True).copy()
+    # rank on the few columns it needs, indexed by row position, with numbers for text: the family's
+    # place in family_id order breaks ties, units are categories in text order. The chosen rows take
+    # all columns at the end.
+    s = scores[["family_id", by, "error_type", "error_score", "benefit_rp"]].reset_index(drop=True)
+    s = s.sort_values("family_id", kind="stable")
+    s["family_id"] = np.arange(len(s))
+    s[by] = s[by].astype("category")
     s["benefit_at_stake_rp"] = benefit_at_stake(s)
     s["expected_error"] = s["error_score"]
     s["expected_value_rp"] = s["error_score"] * s["benefit_at_stake_rp"]
@@ -114,53 +120,60 @@ def rank_for_verification(
     out = []
     for t, n_ranked, n_audit in zip(ERROR_TYPES, per_list, audit_per_list):
         d = lists[t].sort_values([key, "family_id"], ascending=[False, True], kind="stable")
-        units = d.groupby(by, sort=True)
-        names = np.array(list(units.groups))
-        sizes = units.size().reindex(names).to_numpy()
-        expected = units["expected_error"].sum().reindex(names).to_numpy()
-        alloc = _largest_remainder(expected, int(n_ranked), np.full(len(names), min_per_unit), sizes)
-        within = d.groupby(by, sort=False).cumcount().to_numpy()
-        quota = pd.Series(alloc, index=names).reindex(d[by].to_numpy()).to_numpy()
-        ranked = d[within < quota].assign(audit=False, selection_probability=1.0)
-        rest = d.drop(index=ranked.index)
+        units = d.groupby(by, observed=True)
+        sizes = units.size()
+        expected = units["expected_error"].sum().to_numpy()
+        alloc = np.zeros(len(d[by].cat.categories) + 1, int)  # the last for families of no unit: none
+        alloc[sizes.index.codes] = _largest_remainder(
+            expected, int(n_ranked), np.full(len(sizes), min_per_unit), sizes.to_numpy()
+        )
+        within = units.cumcount().to_numpy()
+        quota = alloc[d[by].cat.codes.to_numpy()]
+        chosen = within < quota
+        ranked = d[chosen].assign(audit=False, selection_probability=1.0)
+        rest = d[~chosen]
         n_audit = min(int(n_audit), len(rest))
         pick = rng.choice(len(rest), n_audit, replace=False) if n_audit else np.array([], int)
         audit = rest.iloc[np.sort(pick)].assign(audit=True, selection_probability=n_audit / max(len(rest), 1))
         both = pd.concat([ranked, audit])
         both.insert(0, "list", t)
         out.append(both)
-    res = pd.concat(out, ignore_index=True)
-    res["unit"] = res[by]
-    res = res.sort_values(
-        ["list", "unit", "audit", key, "family_id"],
-        ascending=[True, True, True, False, True],
-        kind="stable",
-        ignore_index=True,
+    res = pd.concat(out).sort_values(
+        ["list", by, "audit", key, "family_id"], ascending=[True, True, True, False, True], kind="stable"
     )
+    added = ["benefit_at_stake_rp", "expected_error", "expected_value_rp", "audit", "selection_probability"]
+    res = pd.concat(
+        [
+            res[["list"]].reset_index(drop=True),
+            scores.iloc[res.index.to_numpy()].reset_index(drop=True),
+            res[added].reset_index(drop=True),
+        ],
+        axis=1,
+    )
+    res["unit"] = res[by]
     res["rank"] = res.groupby(["list", "unit"]).cumcount() + 1
     return res
 
 
 def summarize_lists(ranked: pd.DataFrame, scores: pd.DataFrame, *, by: str = "district_code") -> pd.DataFrame:
     """Expected errors found and rupiah at stake per unit and list, against as many random visits."""
-    rows = []
-    scores = scores.assign(expected_value_rp=scores["error_score"] * benefit_at_stake(scores))
-    for (t, unit), g in ranked.groupby(["list", "unit"]):
-        pool = scores[(scores["error_type"] == t) & (scores[by] == unit)]
-        visits = len(g)
-        rows.append(
-            {
-                "list": t,
-                "unit": unit,
-                "visits": visits,
-                "audit_visits": int(g["audit"].sum()),
-                "expected_errors_found": float(g["expected_error"].sum()),
-                "expected_errors_random": float(visits * pool["error_score"].mean()) if len(pool) else 0.0,
-                "rupiah_at_stake": float(g["expected_value_rp"].sum()),
-                "rupiah_at_stake_random": float(visits * pool["expected_value_rp"].mean()) if len(pool) else 0.0,
-            }
-        )
-    out = pd.DataFrame(rows)
+    pool = (
+        scores.assign(expected_value_rp=scores["error_score"] * benefit_at_stake(scores))
+        .groupby(["error_type", by])[["error_score", "expected_value_rp"]]
+        .mean()
+        .rename_axis(["list", "unit"])
+    )
+    out = ranked.groupby(["list", "unit"]).agg(
+        visits=("audit", "size"),
+        audit_visits=("audit", "sum"),
+        expected_errors_found=("expected_error", "sum"),
+        rupiah_at_stake=("expected_value_rp", "sum"),
+    )
+    mean = pool.reindex(out.index)  # a unit without scores of its list has no random baseline
+    out["expected_errors_random"] = (out["visits"] * mean["error_score"]).fillna(0.0)
+    out["rupiah_at_stake_random"] = (out["visits"] * mean["expected_value_rp"]).fillna(0.0)
+    columns = ["visits", "audit_visits", "expected_errors_found", "expected_errors_random"]
+    out = out[[*columns, "rupiah_at_stake", "rupiah_at_stake_random"]].reset_index()
     if len(out):
         out["gain_vs_random"] = out["expected_errors_found"] / out["expected_errors_random"].where(
             out["expected_errors_random"] > 0
