@@ -12,7 +12,8 @@ For each size, in fresh processes (peak memory is per stage):
 - ``raw predict``: the same model's LightGBM ``predict`` (all its boosters: the welfare model's and
   the classifier's, two threads) on the prebuilt feature matrices of the first 1M families, scaled to
   the size: the limit any pipeline could reach; the ratio is end-to-end scoring time over it;
-- ``rank``: verification lists for 1% of the families, from the streamed scores.
+- ``rank``: what ``pkh-targeting rank`` runs: verification lists for 1% of the families from the
+  streamed scores, their summary, and the field lists (Excel and CSV) with the families' names.
 
 Peak memory is that of the stage's process and its worker processes together.
 
@@ -106,12 +107,20 @@ def score(n: int, model_path: Path, reasons: str, n_jobs: int) -> dict:
 
 
 def rank(n: int) -> dict:
-    """Verification lists for 1% of the families, from the streamed scores (reasons off)."""
+    """What ``pkh-targeting rank`` runs: lists for 1% of the families from the streamed scores (reasons
+    off), their summary, and the Excel/CSV field lists with the visited families' names."""
     from pkh_targeting import rank_for_verification
-    from pkh_targeting.batch import read_scores
+    from pkh_targeting.batch import read_families_of, read_scores
+    from pkh_targeting.field_lists import write_field_lists
+    from pkh_targeting.verification import summarize_lists
 
     scores = read_scores(DATA / f"scores-{n}-none" / "scores.parquet")
-    return {"ranked": len(rank_for_verification(scores, budget=max(n // 100, 100)))}
+    ranked = rank_for_verification(scores, budget=max(n // 100, 100))
+    summarize_lists(ranked, scores)
+    who = ["family_id", "head_name", "address"]
+    names = read_families_of(DATA / f"scale-{n}" / "families", ranked["family_id"], who)
+    write_field_lists(ranked, names, DATA / f"lists-{n}")
+    return {"ranked": len(ranked)}
 
 
 def raw_predict(n: int, model_path: Path) -> dict:
