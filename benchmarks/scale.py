@@ -110,7 +110,7 @@ def rank(n: int) -> dict:
     """What ``pkh-targeting rank`` runs: lists for 1% of the families from the streamed scores (reasons
     off), their summary, and the Excel/CSV field lists with the visited families' names."""
     from pkh_targeting import rank_for_verification
-    from pkh_targeting.batch import read_families_of, read_scores
+    from pkh_targeting.batch import read_records_of, read_scores
     from pkh_targeting.field_lists import write_field_lists
     from pkh_targeting.verification import summarize_lists
 
@@ -118,7 +118,7 @@ def rank(n: int) -> dict:
     ranked = rank_for_verification(scores, budget=max(n // 100, 100))
     summarize_lists(ranked, scores)
     who = ["family_id", "head_name", "address"]
-    names = read_families_of(DATA / f"scale-{n}" / "families", ranked["family_id"], who)
+    names = read_records_of(DATA / f"scale-{n}" / "families", "families", ranked["family_id"], who)
     write_field_lists(ranked, names, DATA / f"lists-{n}")
     return {"ranked": len(ranked)}
 

@@ -150,6 +150,7 @@ def test_demo_runs_end_to_end(tmp_path, monkeypatch):
     assert (tmp_path / "demo" / "scores" / "scores.parquet" / "_batch.json").exists()
     assert (tmp_path / "models" / "mlruns.db").exists()
     assert list((tmp_path / "demo" / "lists" / "field").glob("verifikasi_*.xlsx"))
+    assert pd.read_parquet(tmp_path / "demo" / "lists" / "ranked.parquet").reasons.notna().all()  # audit sample too
     assert "<h2>The scored batch</h2>" in (tmp_path / "demo" / "report.html").read_text()
     assert "mlflow ui --backend-store-uri" in res.stdout and "what the demo wrote" in res.stdout
 

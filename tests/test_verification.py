@@ -188,14 +188,17 @@ def test_rank_cli_reads_only_the_visited_families(batch, tmp_path, monkeypatch, 
     assert (lists["Head of family"].to_numpy() == names.reindex(lists["Family ID"]).to_numpy()).all()
 
 
-def test_read_families_of(batch, tmp_path):
-    from pkh_targeting.batch import read_families_of
+def test_read_records_of(batch, tmp_path):
+    from pkh_targeting.batch import read_records_of
 
     reg, _ = batch
     reg.families.drop(columns="address").to_parquet(tmp_path / "f.parquet")
     ids = reg.families.family_id.iloc[[5, 1, 5]]
     with pytest.raises(SchemaError, match="misses 1 required column.*address"):
-        read_families_of(tmp_path / "f.parquet", ids, ["family_id", "head_name"])
+        read_records_of(tmp_path / "f.parquet", "families", ids, ["family_id", "head_name"])
     reg.write(tmp_path / "reg")
-    got = read_families_of(tmp_path / "reg" / "families.parquet", ids, ["family_id", "head_name"])
+    got = read_records_of(tmp_path / "reg" / "families.parquet", "families", ids, ["family_id", "head_name"])
     assert list(got.family_id) == list(reg.families.family_id.iloc[[1, 5]])  # file order, once each
+    mem = read_records_of(tmp_path / "reg" / "members.parquet", "members", ids)
+    expected = reg.members[reg.members.family_id.isin(ids)].reset_index(drop=True)
+    pd.testing.assert_frame_equal(mem, expected, check_dtype=False)

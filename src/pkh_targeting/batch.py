@@ -48,7 +48,7 @@ from .reading import (
     read_table,
     standardize_columns,
 )
-from .validation import QUARANTINE_COLUMNS, BatchDuplicates
+from .validation import QUARANTINE_COLUMNS, BatchDuplicates, as_reference_date
 
 CHUNK_FAMILIES = 100_000
 READ_ROWS = 500_000
@@ -222,13 +222,14 @@ class _Source:
                 yield pa.Table.from_pandas(df, schema=schema, preserve_index=False)
 
 
-def read_families_of(path, family_ids, columns: list[str]) -> pd.DataFrame:
-    """``columns`` of the families in ``family_ids`` (ids compared stripped), read from the families
-    file in batches: memory grows with the families kept, not with the file."""
-    source = _Source(path, "families")
+def read_records_of(path, table: str, family_ids, columns: list[str] | None = None) -> pd.DataFrame:
+    """Rows of ``table`` ("families" or "members") that belong to the families in ``family_ids``
+    (compared stripped), as `read_table` gives them (only ``columns`` if given), read in batches:
+    memory grows with the rows kept, not with the file."""
+    source = _Source(path, table)
     if source.kind == "other":
-        whole = read_table(path, "families")[columns].astype("string")
-        batches = [pa.Table.from_pandas(whole, preserve_index=False)]
+        whole = read_table(path, table)
+        batches = [pa.Table.from_pandas(whole[columns or list(whole.columns)].astype("string"), preserve_index=False)]
     else:
         batches = source.batches(columns)
     wanted = pa.array(pd.array(family_ids, dtype="string").unique(), type=pa.large_string())
@@ -236,8 +237,8 @@ def read_families_of(path, family_ids, columns: list[str]) -> pd.DataFrame:
     for t in batches:
         ids = pc.utf8_trim_whitespace(t.column("family_id").cast(pa.large_string()))
         t = t.set_column(t.schema.get_field_index("family_id"), "family_id", ids)
-        parts.append(t.filter(pc.is_in(ids, value_set=wanted)).to_pandas(types_mapper=pd.ArrowDtype))
-    return pd.concat(parts, ignore_index=True).astype("string") if parts else pd.DataFrame(columns=columns)
+        parts.append(t.filter(pc.is_in(ids, value_set=wanted)))
+    return pa.concat_tables(parts).to_pandas()
 
 
 def _nik_keys(tbl: pa.Table, family_hash: np.ndarray) -> pd.DataFrame:
@@ -395,7 +396,7 @@ class _Staging:
         _merge_csv(parts, self.quarantine)
         shutil.rmtree(self.path / "quarantine")
 
-    def publish(self, summary: BatchSummary, model) -> BatchSummary:
+    def publish(self, summary: BatchSummary, model, options: dict) -> BatchSummary:
         from .tracking import file_sha256
 
         self._merge_quarantine()
@@ -405,6 +406,8 @@ class _Staging:
             "format": "pkh-targeting-batch/1",
             "model_version": model.model_version,
             "rules_version": model.rules_.version,
+            "reference_date": options["reference_date"].isoformat(),
+            "reasons": options.get("reasons", "auto"),
             **summary.to_dict(),
             "drift": summary.drift(model)[["feature", "psi"]].round(4).to_dict("records"),
             "sha256": {
@@ -475,6 +478,7 @@ def score_files(
     -------
     BatchSummary
     """
+    options = batch_options(options)
     staging = _Staging(out)
     batch = ChunkedBatch(families, members, chunk_size, workdir=staging.path / "chunks")
     summary = BatchSummary()
@@ -487,7 +491,13 @@ def score_files(
         if progress:
             progress(k + 1, len(batch))
     shutil.rmtree(staging.path / "chunks", ignore_errors=True)
-    return staging.publish(summary, model)
+    return staging.publish(summary, model, options)
+
+
+def batch_options(options: dict) -> dict:
+    """``options`` with the reference date fixed for the whole batch (today, by default), so that a
+    run past midnight scores every chunk on the same date, and the manifest records it."""
+    return {**options, "reference_date": as_reference_date(options.get("reference_date"))}
 
 
 _WORKER: dict = {}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import functools
+import json
 import os
 import warnings
 from pathlib import Path
@@ -202,6 +203,13 @@ def score(
         str | None, typer.Option(help="Rules version the batch is for; refused if the model's differs.")
     ] = None,
     language: Annotated[str, typer.Option(help="Language of the reasons: id or en.")] = "id",
+    reasons: Annotated[
+        str,
+        typer.Option(
+            help="Families given reasons: auto (error score 0.2 or more), all, or none (fastest; rank --model "
+            "explains the listed families later)."
+        ),
+    ] = "auto",
     chunk_size: Annotated[
         int, typer.Option(min=1000, help="Families per chunk: memory grows with it, not with the batch.")
     ] = CHUNK_FAMILIES,
@@ -234,7 +242,9 @@ def score(
         _configure_tracking(tracking_uri, local_if_down and not model.startswith(("models:/", "runs:/")))
     loaded = tracking.load_model(model)
     tracking.check_batch(loaded, rules)
-    options = {"reference_date": _date(reference_date), "language": language}
+    if reasons not in ("auto", "all", "none"):
+        raise ValueError(f"--reasons must be auto, all or none, got {reasons!r}.")
+    options = {"reference_date": _date(reference_date), "language": language, "reasons": reasons}
     if engine == "dask":
         from .dask_scoring import score_dataset
 
@@ -302,32 +312,65 @@ def rank(
     audit_share: Annotated[float, typer.Option(min=0, max=0.99, help="Share of visits drawn at random.")] = 0.1,
     inclusion_share: Annotated[float, typer.Option(min=0, max=1, help="Share of visits for the inclusion list.")] = 0.5,
     priority: Annotated[str, typer.Option(help="value (probability x rupiah) or probability.")] = "value",
-    members: Annotated[Path | None, typer.Option(help="Members table: also write public lists (uji publik).")] = None,
-    language: Annotated[str, typer.Option(help="Headers: id or en.")] = "id",
+    members: Annotated[
+        Path | None, typer.Option(help="The batch's members table: for --model, and for public lists (uji publik).")
+    ] = None,
+    public_lists: Annotated[
+        bool, typer.Option(help="With --members: also write public lists of the whole batch (uji publik).")
+    ] = True,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            help="The model that scored the batch (folder or MLflow URI): listed families without reasons get "
+            "them (scored with --reasons none, or below the reasons threshold). Needs --members."
+        ),
+    ] = None,
+    language: Annotated[str, typer.Option(help="Headers and reasons: id or en.")] = "id",
     seed: Annotated[int, typer.Option(help="Seed of the audit sample.")] = 0,
+    tracking_uri: TrackingUri = None,
+    reference_date: Annotated[
+        str | None,
+        typer.Option(help="With --model: the date the batch was scored for; by default the one its manifest records."),
+    ] = None,
 ):
     """Rank families for field verification within a budget; write Excel/CSV lists and a summary."""
-    from .batch import read_families_of, read_scores
+    from .batch import read_records_of, read_scores
     from .field_lists import write_field_lists, write_public_lists
     from .outputs import write_csv, write_parquet
     from .reading import read_table
     from .verification import rank_for_verification, summarize_lists
 
+    if model is not None and members is None:
+        raise ValueError("--model explains the listed families from their records: give --members too.")
     s = read_scores(scores)
     ranked = rank_for_verification(
         s, budget, by=by, audit_share=audit_share, inclusion_share=inclusion_share, priority=priority, seed=seed
     )
+    if model is not None:
+        from . import tracking
+        from .verification import explain_lists
+
+        if model.startswith(("models:/", "runs:/")):
+            _configure_tracking(tracking_uri, False)
+        manifest = scores / "_batch.json"
+        if reference_date is None and manifest.is_file():
+            reference_date = json.loads(manifest.read_text()).get("reference_date")
+        with console.status("explaining the listed families"):
+            ranked = explain_lists(
+                ranked, tracking.load_model(model), families, members, reference_date=reference_date, language=language
+            )
+    public = members is not None and public_lists
     # public lists show the whole batch; field lists only the families to visit
     fam = (
         read_table(families, "families")
-        if members is not None
-        else read_families_of(families, ranked["family_id"], ["family_id", "head_name", "address"])
+        if public
+        else read_records_of(families, "families", ranked["family_id"], ["family_id", "head_name", "address"])
     )
     paths = write_field_lists(ranked, fam, out / "field", language=language)
     write_parquet(ranked, out / "ranked.parquet", index=False)
     summary = summarize_lists(ranked, s, by=by)
     write_csv(summary, out / "summary.csv")
-    if members is not None:
+    if public:
         paths += write_public_lists(fam, read_table(members, "members"), out / "public")
     table = Table(title=f"verification lists ({budget:,} visits)")
     for col in ("list", "visits", "audit", "expected errors", "random visits", "rupiah at stake"):
@@ -356,8 +399,6 @@ def feedback(
 ):
     """Read field results: precision of the ranked visits, leakage and undercoverage from the audit
     sample (Horvitz-Thompson, 95% intervals), and verified_eligible outcomes for retraining."""
-    import json
-
     import pandas as pd
 
     from .feedback import bad_results, estimate_errors, outcomes_for_retraining, read_results
@@ -455,7 +496,7 @@ def demo(
     from .report import write_report
     from .synth import generate_registry
     from .validation import validate_records
-    from .verification import rank_for_verification
+    from .verification import explain_lists, rank_for_verification
 
     out.mkdir(parents=True, exist_ok=True)
     uri = tracking.configure()
@@ -475,6 +516,7 @@ def demo(
         bar.advance(t)
         batch = generate_registry(max(families // 4, 1000), seed + 1, regions_seed=seed, defect_rate=0.01)
         batch.write(out / "new-batch")
+        new_batch = out / "new-batch" / "families.parquet", out / "new-batch" / "members.parquet"
         bar.advance(t)
         finished("synthetic registry (families, members, truth)", out / "registry")
 
@@ -500,8 +542,7 @@ def demo(
         champion = tracking.load_model("models:/pkh-targeting-demo@champion")
         scored = score_files(
             champion,
-            out / "new-batch" / "families.parquet",
-            out / "new-batch" / "members.parquet",
+            *new_batch,
             out / "scores",
             chunk_size=max(len(batch.families) // 2, 1000),
             progress=lambda k, n: bar.update(t, completed=k, total=n),
@@ -513,6 +554,7 @@ def demo(
         t = step("ranking for 200 visits and writing the field lists")
         s = read_scores(out / "scores" / "scores.parquet")
         ranked = rank_for_verification(s, 200, seed=seed)
+        ranked = explain_lists(ranked, champion, *new_batch, reference_date=batch.reference_date)
         write_parquet(ranked, out / "lists" / "ranked.parquet", index=False)
         lists = write_field_lists(ranked, batch.families, out / "lists" / "field")
         bar.advance(t)

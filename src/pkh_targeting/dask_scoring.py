@@ -21,7 +21,16 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .batch import BatchSummary, Chunk, _family_hash, _nik_keys, _Staging, duplicated_niks, score_chunk
+from .batch import (
+    BatchSummary,
+    Chunk,
+    _family_hash,
+    _nik_keys,
+    _Staging,
+    batch_options,
+    duplicated_niks,
+    score_chunk,
+)
 from .exceptions import SchemaError
 from .reading import conform, parquet_files, parquet_schema, standardize_columns
 from .schema import _read_yaml
@@ -139,6 +148,7 @@ def score_dataset(model, families, members, out, *, scheduler: str | None = None
     BatchSummary
     """
     dask, dd, distributed = _require_dask()
+    options = batch_options(options)
     schemas = parquet_schema(parquet_files(families)), parquet_schema(parquet_files(members))
     spec = _read_yaml("scores.yaml")["columns"]
     meta = pd.DataFrame({c: pd.Series(dtype=_DTYPES[s["dtype"]]) for c, s in spec.items()})
@@ -168,7 +178,7 @@ def score_dataset(model, families, members, out, *, scheduler: str | None = None
         _, quarantine, summaries = dask.compute(write, quarantine, summaries)
     staging.add_quarantine(quarantine)
     total = sum((BatchSummary(**json.loads(s)) for s in summaries["summary"]), BatchSummary())
-    return staging.publish(total, model)
+    return staging.publish(total, model, options)
 
 
 def _quarantine_meta() -> pd.DataFrame:

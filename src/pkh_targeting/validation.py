@@ -407,6 +407,14 @@ def _nik_rules(mem: pd.DataFrame, fam: pd.DataFrame, problems: _Problems, ref: d
 
 
 # ------------------------------------------------------------------------------------------- main
+def as_reference_date(value=None) -> dt.date:
+    """The date ages refer to: ``value`` (a date or ISO text), today by default; never in the future."""
+    ref = pd.Timestamp(value or dt.date.today()).date()
+    if ref > dt.date.today():
+        raise ValueError(f"reference date {ref} is in the future: ages refer to a date the data describes.")
+    return ref
+
+
 def _check_tables_match(fam: pd.DataFrame, mem: pd.DataFrame) -> None:
     """A members file for other families is a wrong file, not thousands of problems."""
     if not len(fam) or not len(mem):
@@ -451,9 +459,7 @@ def validate_records(
     >>> len(res.families), len(res.quarantine)
     (200, 0)
     """
-    ref = pd.Timestamp(reference_date or dt.date.today()).date()
-    if ref > dt.date.today():
-        raise ValueError(f"reference date {ref} is in the future: ages refer to a date the data describes.")
+    ref = as_reference_date(reference_date)
     raw_f = standardize_columns(families, "families").reset_index(drop=True)
     raw_m = standardize_columns(members, "members").reset_index(drop=True)
     pf, pm = _Problems("families", raw_f), _Problems("members", raw_m)

@@ -389,8 +389,8 @@ class TargetingModel:
         ----------
         reasons : {"auto", "all", "none"}, default="auto"
             Which families get reasons (see `Explainer`): "auto" explains every family whose error
-            score is at least ``reasons_min_score`` (the only ones a verification list draws from,
-            besides its random audit sample, which `rank_for_verification` explains on demand).
+            score is at least ``reasons_min_score``, where verification lists draw most visits from;
+            `verification.explain_lists` explains the listed families without reasons afterwards.
         language : {"id", "en"}, default="id"
         known_duplicates : BatchDuplicates, optional
             Keys duplicated elsewhere in the batch, when it is scored in chunks (`validate_records`).
