@@ -13,7 +13,8 @@ For each size, in fresh processes (peak memory is per stage):
   the classifier's, two threads) on the prebuilt feature matrices of the first 1M families, scaled to
   the size: the limit any pipeline could reach; the ratio is end-to-end scoring time over it;
 - ``rank``: what ``pkh-targeting rank`` runs: verification lists for 1% of the families from the
-  streamed scores, their summary, and the field lists (Excel and CSV) with the families' names.
+  streamed scores (reasons off), their summary, and the field lists (Excel and CSV) with the
+  families' names; and ``rank --model``: the same, the listed families explained from their records.
 
 Peak memory is that of the stage's process and its worker processes together.
 
@@ -106,21 +107,25 @@ def score(n: int, model_path: Path, reasons: str, n_jobs: int) -> dict:
     return {"scored": s.n_scored, "quarantined": s.quarantined["families"]}
 
 
-def rank(n: int) -> dict:
+def rank(n: int, model_path: Path | None = None) -> dict:
     """What ``pkh-targeting rank`` runs: lists for 1% of the families from the streamed scores (reasons
-    off), their summary, and the Excel/CSV field lists with the visited families' names."""
-    from pkh_targeting import rank_for_verification
+    off), their summary, and the Excel/CSV field lists with the visited families' names; with
+    ``model_path``, as ``rank --model``: the listed families explained from their records first."""
+    from pkh_targeting import TargetingModel, rank_for_verification
     from pkh_targeting.batch import read_records_of, read_scores
     from pkh_targeting.field_lists import write_field_lists
-    from pkh_targeting.verification import summarize_lists
+    from pkh_targeting.verification import explain_lists, summarize_lists
 
+    path = DATA / f"scale-{n}"
     scores = read_scores(DATA / f"scores-{n}-none" / "scores.parquet")
     ranked = rank_for_verification(scores, budget=max(n // 100, 100))
+    if model_path is not None:
+        model = TargetingModel.load(model_path)
+        ranked = explain_lists(ranked, model, path / "families", path / "members", reference_date=REF)
     summarize_lists(ranked, scores)
-    who = ["family_id", "head_name", "address"]
-    names = read_records_of(DATA / f"scale-{n}" / "families", "families", ranked["family_id"], who)
+    names = read_records_of(path / "families", "families", ranked["family_id"], ["family_id", "head_name", "address"])
     write_field_lists(ranked, names, DATA / f"lists-{n}")
-    return {"ranked": len(ranked)}
+    return {"ranked": len(ranked), "explained": int(ranked["reasons"].notna().sum())}
 
 
 def raw_predict(n: int, model_path: Path) -> dict:
@@ -191,8 +196,9 @@ if __name__ == "__main__":
                 note += f"; {r['seconds'] / raw['predict_s']:.1f}x raw predict"
             report({"families": n, "stage": "score (streamed)", "seconds": r["seconds"],
                          "peak_gib": r["peak_rss_gib"], "families_per_s": n / r["seconds"], "note": note})  # fmt: skip
-        r = measure(rank, n)
-        report({"families": n, "stage": "rank (from the streamed scores)", "seconds": r["seconds"],
-                "peak_gib": r["peak_rss_gib"], "families_per_s": n / r["seconds"],
-                "note": f"{r['ranked']:,} visits"})  # fmt: skip
+        for explain in (None, model_path):
+            r = measure(rank, n, explain)
+            note = f"{r['ranked']:,} visits, {r['explained']:,} with reasons"
+            report({"families": n, "stage": "rank" + (" --model" if explain else ""), "seconds": r["seconds"],
+                    "peak_gib": r["peak_rss_gib"], "families_per_s": n / r["seconds"], "note": note})  # fmt: skip
     print(table(rows), flush=True)
