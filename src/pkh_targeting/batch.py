@@ -224,8 +224,8 @@ class _Source:
 
 def read_records_of(path, table: str, family_ids, columns: list[str] | None = None) -> pd.DataFrame:
     """Rows of ``table`` ("families" or "members") that belong to the families in ``family_ids``
-    (compared stripped), as `read_table` gives them (only ``columns`` if given), read in batches:
-    memory grows with the rows kept, not with the file."""
+    (compared stripped), raw as `score_files` reads its chunks (only ``columns`` if given), read in
+    batches: memory grows with the rows kept, not with the file."""
     source = _Source(path, table)
     if source.kind == "other":
         whole = read_table(path, table)
@@ -238,7 +238,7 @@ def read_records_of(path, table: str, family_ids, columns: list[str] | None = No
         ids = pc.utf8_trim_whitespace(t.column("family_id").cast(pa.large_string()))
         t = t.set_column(t.schema.get_field_index("family_id"), "family_id", ids)
         parts.append(t.filter(pc.is_in(ids, value_set=wanted)))
-    return pa.concat_tables(parts).to_pandas()
+    return pa.concat_tables(parts).to_pandas() if parts else pd.DataFrame(columns=columns or source.names)
 
 
 def _nik_keys(tbl: pa.Table, family_hash: np.ndarray) -> pd.DataFrame:
