@@ -36,6 +36,9 @@ def test_listed_families_get_the_reasons_of_scoring_with_reasons(fitted_model, s
     assert filled.reasons.notna().all()
     assert (filled.reasons.to_numpy() == expected.to_numpy()).all()
     pd.testing.assert_frame_equal(filled.drop(columns="reasons"), ranked.drop(columns="reasons"))
+    tables = reg.families.rename(columns={"family_id": "id_keluarga"}), reg.members  # tables in memory, aliases
+    in_memory = explain_lists(ranked, fitted_model, *tables, reference_date=REF, language="en")
+    pd.testing.assert_frame_equal(in_memory, filled)
     assert explain_lists(filled, fitted_model, *files) is filled  # nothing left to explain, nothing read
 
 

@@ -185,9 +185,9 @@ def explain_lists(ranked: pd.DataFrame, model, families, members, *, reference_d
     """``ranked`` with reasons for its families that have none: those scored with ``reasons="none"``,
     or under ``reasons_min_score`` (most of the audit sample).
 
-    Only their records are read from the batch's files (``families``, ``members``: paths) and scored
-    again, with reasons, by ``model``, which must be the model that scored them, on the same
-    ``reference_date`` (the scores manifest records it).
+    Only their records are taken from the batch (``families``, ``members``: the tables, or their files,
+    of which only these rows are read) and scored again, with reasons, by ``model``, which must be the
+    model that scored them, on the same ``reference_date`` (the scores manifest records it).
 
     Raises
     ------
@@ -196,7 +196,6 @@ def explain_lists(ranked: pd.DataFrame, model, families, members, *, reference_d
     SchemaError
         Families missing from the files, or scored differently: not the scored batch, or another date.
     """
-    from .batch import read_records_of
     from .exceptions import SchemaError
 
     need = ranked["reasons"].isna().to_numpy()
@@ -206,7 +205,7 @@ def explain_lists(ranked: pd.DataFrame, model, families, members, *, reference_d
     if versions != [model.model_version]:
         raise ValueError(f"the lists were scored by {', '.join(versions)}, not by {model.model_version}.")
     ids = ranked.loc[need, "family_id"]
-    fam, mem = (read_records_of(path, t, ids) for path, t in ((families, "families"), (members, "members")))
+    fam, mem = (_records_of(records, t, ids) for records, t in ((families, "families"), (members, "members")))
     again = model.score_records(fam, mem, reference_date=reference_date, reasons="all", language=language).scores
     again = again.set_index("family_id").reindex(ids)
     lost = ids[again["error_score"].isna().to_numpy()]
@@ -221,3 +220,14 @@ def explain_lists(ranked: pd.DataFrame, model, families, members, *, reference_d
     out = ranked.copy()
     out.loc[need, "reasons"] = again["reasons"].to_numpy()
     return out
+
+
+def _records_of(records, table: str, family_ids) -> pd.DataFrame:
+    """The rows of a table (DataFrame or file) that belong to the families in ``family_ids``."""
+    from .batch import read_records_of
+    from .reading import standardize_columns
+
+    if not isinstance(records, pd.DataFrame):
+        return read_records_of(records, table, family_ids)
+    records = standardize_columns(records, table)
+    return records[records["family_id"].astype("string").str.strip().isin(family_ids).to_numpy(dtype=bool)]
