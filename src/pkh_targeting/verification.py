@@ -172,8 +172,16 @@ def summarize_lists(ranked: pd.DataFrame, scores: pd.DataFrame, *, by: str = "di
     mean = pool.reindex(out.index)  # a unit without scores of its list has no random baseline
     out["expected_errors_random"] = (out["visits"] * mean["error_score"]).fillna(0.0)
     out["rupiah_at_stake_random"] = (out["visits"] * mean["expected_value_rp"]).fillna(0.0)
-    columns = ["visits", "audit_visits", "expected_errors_found", "expected_errors_random"]
-    out = out[[*columns, "rupiah_at_stake", "rupiah_at_stake_random"]].reset_index()
+    out = out[
+        [
+            "visits",
+            "audit_visits",
+            "expected_errors_found",
+            "expected_errors_random",
+            "rupiah_at_stake",
+            "rupiah_at_stake_random",
+        ]
+    ].reset_index()
     if len(out):
         out["gain_vs_random"] = out["expected_errors_found"] / out["expected_errors_random"].where(
             out["expected_errors_random"] > 0
