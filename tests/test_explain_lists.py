@@ -70,6 +70,8 @@ def test_score_without_reasons_then_rank_explains(fitted_model, scored, tmp_path
     assert res.exit_code == 0, res.output  # the reference date comes from the scores' manifest
     assert pd.read_parquet(tmp_path / "l" / "ranked.parquet").reasons.notna().all()
     assert not (tmp_path / "l" / "public").exists()
+    res = runner.invoke(app, [*rank, "--no-public-lists", "--out", str(tmp_path / "l0")])
+    assert res.exit_code == 0 and "80 listed families have no reasons" in res.output
     no_members = [a for a in rank if a not in ("--members", str(members))]
     res = runner.invoke(app, [*no_members, "--model", str(tmp_path / "model"), "--out", str(tmp_path / "l2")])
     assert res.exit_code != 0 and "give --members too" in res.output

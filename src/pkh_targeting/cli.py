@@ -386,6 +386,9 @@ def rank(
         )
     console.print(table)
     console.print(f"{len(paths)} list file(s), ranked.parquet and summary.csv written to [bold]{out}[/]")
+    unexplained = int(ranked["reasons"].isna().sum())
+    if unexplained:
+        console.print(f"{unexplained:,} listed families have no reasons: --model MODEL --members FILE explains them.")
 
 
 @app.command()
