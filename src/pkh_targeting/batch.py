@@ -48,7 +48,7 @@ from .reading import (
     read_table,
     standardize_columns,
 )
-from .validation import QUARANTINE_COLUMNS, BatchDuplicates, as_reference_date
+from .validation import QUARANTINE_COLUMNS, BatchDuplicates, as_reference_date, is_nik
 
 CHUNK_FAMILIES = 100_000
 READ_ROWS = 500_000
@@ -243,9 +243,9 @@ def read_records_of(path, table: str, family_ids, columns: list[str] | None = No
 
 def _nik_keys(tbl: pa.Table, family_hash: np.ndarray) -> pd.DataFrame:
     """Well-formed NIKs as integers with the hash of their family (`_family_hash`), for finding duplicates."""
-    nik = tbl.column("nik").to_pandas().astype("string").str.strip()
-    ok = nik.str.fullmatch(r"[0-9]{16}").fillna(False).to_numpy(dtype=bool)
-    return pd.DataFrame({"nik": nik[ok].astype("int64").to_numpy(), "family": family_hash[ok]})
+    nik = pc.utf8_trim_whitespace(tbl.column("nik").cast(pa.large_string()))
+    ok = is_nik(nik)
+    return pd.DataFrame({"nik": pc.cast(nik.filter(ok), pa.int64()).to_numpy(), "family": family_hash[ok]})
 
 
 def duplicated_niks(keys: pd.DataFrame) -> dict:

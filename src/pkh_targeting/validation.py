@@ -347,9 +347,15 @@ def _member_rules(mem: pd.DataFrame, fam: pd.DataFrame, problems: _Problems, ref
     _nik_rules(mem, fam, problems, ref, dups)
 
 
+def is_nik(text) -> np.ndarray:
+    """Whether each of ``text`` (Arrow strings) is a well-formed NIK: 16 ASCII digits."""
+    ok = pc.and_(pc.equal(pc.binary_length(text), 16), pc.ascii_is_decimal(text))
+    return pc.fill_null(ok, False).to_numpy(zero_copy_only=False)
+
+
 def _nik_rules(mem: pd.DataFrame, fam: pd.DataFrame, problems: _Problems, ref: dt.date, dups) -> None:
     nik = mem["nik"]
-    ok = nik.str.fullmatch(r"[0-9]{16}").fillna(False).to_numpy()
+    ok = is_nik(pa.array(nik.array))
     elsewhere = pd.Series(dups.nik_families, dtype="float64")
     dup = (nik.duplicated(keep=False) | _isin(nik, elsewhere.index)) & nik.notna()
     if dup.any():
