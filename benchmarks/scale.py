@@ -113,7 +113,7 @@ def rank(n: int, model_path: Path | None = None) -> dict:
     ``model_path``, as ``rank --model``: the listed families explained from their records first."""
     from pkh_targeting import TargetingModel, rank_for_verification
     from pkh_targeting.batch import read_records_of, read_scores
-    from pkh_targeting.field_lists import write_field_lists
+    from pkh_targeting.field_lists import VISIT_COLUMNS, write_field_lists
     from pkh_targeting.verification import explain_lists, summarize_lists
 
     path = DATA / f"scale-{n}"
@@ -123,7 +123,7 @@ def rank(n: int, model_path: Path | None = None) -> dict:
         model = TargetingModel.load(model_path)
         ranked = explain_lists(ranked, model, path / "families", path / "members", reference_date=REF)
     summarize_lists(ranked, scores)
-    names = read_records_of(path / "families", "families", ranked["family_id"], ["family_id", "head_name", "address"])
+    names = read_records_of(path / "families", "families", ranked["family_id"], VISIT_COLUMNS)
     write_field_lists(ranked, names, DATA / f"lists-{n}")
     return {"ranked": len(ranked), "explained": int(ranked["reasons"].notna().sum())}
 

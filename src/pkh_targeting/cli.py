@@ -335,7 +335,7 @@ def rank(
 ):
     """Rank families for field verification within a budget; write Excel/CSV lists and a summary."""
     from .batch import read_records_of, read_scores
-    from .field_lists import write_field_lists, write_public_lists
+    from .field_lists import VISIT_COLUMNS, write_field_lists, write_public_lists
     from .outputs import write_csv, write_parquet
     from .reading import read_table
     from .verification import rank_for_verification, summarize_lists
@@ -364,7 +364,7 @@ def rank(
     fam = (
         read_table(families, "families")
         if public
-        else read_records_of(families, "families", ranked["family_id"], ["family_id", "head_name", "address"])
+        else read_records_of(families, "families", ranked["family_id"], VISIT_COLUMNS)
     )
     paths = write_field_lists(ranked, fam, out / "field", language=language)
     write_parquet(ranked, out / "ranked.parquet", index=False)

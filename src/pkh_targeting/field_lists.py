@@ -26,6 +26,8 @@ FIELD_COLUMNS = [
     "result",
     "notes",
 ]
+# what the visit needs from the families table, besides the scores
+VISIT_COLUMNS = ["family_id", "head_name", "address"]
 HEADERS = {
     "id": {
         "rank": "No",
@@ -76,7 +78,7 @@ def field_table(ranked: pd.DataFrame, families: pd.DataFrame, *, language: str =
     address the visit needs, blank result and notes columns; nothing else personal."""
     if language not in HEADERS:
         raise ValueError(f"language must be 'id' or 'en', got {language!r}.")
-    who = families[["family_id", "head_name", "address"]].drop_duplicates("family_id")
+    who = families[VISIT_COLUMNS].drop_duplicates("family_id")
     t = ranked.merge(who, on="family_id", how="left", validate="many_to_one")
     t["receives_pkh"] = t["receives_pkh"].map(VALUES[language])
     t["list"] = t["list"].map(VALUES[language])
