@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing as mp
+import queue as queue_module
 import resource
 import threading
 import time
@@ -53,7 +54,13 @@ def measure(fn, *args) -> dict:
     queue = ctx.Queue()
     proc = ctx.Process(target=_child, args=(fn, args, queue))
     proc.start()
-    out = queue.get()
+    while True:  # a child that dies without reporting (killed, or failing to start) must not hang us
+        try:
+            out = queue.get(timeout=1)
+            break
+        except queue_module.Empty:
+            if not proc.is_alive():
+                raise RuntimeError(f"{fn.__name__} died with exit code {proc.exitcode}") from None
     proc.join()
     if "error" in out:
         raise RuntimeError(f"{fn.__name__} failed: {out['error']}")
