@@ -31,14 +31,10 @@ def test_chunks_give_the_scores_of_the_whole_batch(fitted_model, messy_batch, wh
     monkeypatch.setattr(batch_module, "_MERGE_FILES", 2)  # quarantines merged in rounds, as for a thousand chunks
     fam, mem = messy_batch
     getattr(fam, f"to_{fmt}")(tmp_path / f"f.{fmt}", index=False)
-    # Parquet in row groups: two worker processes route its members, a half each
-    n_jobs, groups = (2, {"row_group_size": 2000}) if fmt == "parquet" else (1, {})
-    getattr(mem, f"to_{fmt}")(tmp_path / f"m.{fmt}", index=False, **groups)
-    assert len(batch_module._Source(tmp_path / f"m.{fmt}", "members").pieces(n_jobs)) == n_jobs
+    getattr(mem, f"to_{fmt}")(tmp_path / f"m.{fmt}", index=False)
     summary = score_files(
-        fitted_model, tmp_path / f"f.{fmt}", tmp_path / f"m.{fmt}", tmp_path / "out", chunk_size=600, n_jobs=n_jobs,
-        reference_date=REF,
-    )  # fmt: skip
+        fitted_model, tmp_path / f"f.{fmt}", tmp_path / f"m.{fmt}", tmp_path / "out", chunk_size=600, reference_date=REF
+    )
     assert len(list((tmp_path / "out" / "scores.parquet").glob("part-*.parquet"))) == 5
     pd.testing.assert_frame_equal(read_scores(tmp_path / "out" / "scores.parquet"), whole.scores, check_dtype=False)
     # the same problems, on the same input rows, as validating the batch in one piece
@@ -59,11 +55,7 @@ def test_chunks_give_the_scores_of_the_whole_batch(fitted_model, messy_batch, wh
 def test_rerun_is_byte_identical_in_any_number_of_processes(fitted_model, messy_batch, tmp_path):
     fam, mem = messy_batch
     fam.to_parquet(tmp_path / "f.parquet")
-    (tmp_path / "m.parquet").mkdir()  # members in two files of several row groups, split in two pieces
-    for i, part in enumerate((mem.iloc[:3000], mem.iloc[3000:])):
-        part.to_parquet(tmp_path / "m.parquet" / f"part-{i}.parquet", row_group_size=1500)
-    pieces = batch_module._Source(tmp_path / "m.parquet", "members").pieces(2)
-    assert [start for start, _ in pieces] == [0, 6000] and len(pieces[0][1]) == 2  # the first spans both files
+    mem.to_parquet(tmp_path / "m.parquet")
     runs, progress = [], []
     for out, n_jobs in (("a", None), ("b", 2)):
         score_files(

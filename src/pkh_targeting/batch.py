@@ -2,10 +2,9 @@
 
 `score_files` is what ``pkh-targeting score`` runs. A batch larger than ``chunk_size`` families is
 split in one pass over each file: families in input order, each member routed to its family's chunk
-wherever it sits in the members file (in pieces, one per worker process). Keys that could be
-duplicated across chunks (family ids, NIKs) are found first, so that every chunk quarantines exactly
-what the whole batch would, and the scores equal those of `TargetingModel.score_records` on the whole
-batch, in the same order.
+wherever it sits in the members file. Keys that could be duplicated across chunks (family ids, NIKs)
+are found first, so that every chunk quarantines exactly what the whole batch would, and the scores
+equal those of `TargetingModel.score_records` on the whole batch, in the same order.
 
 Outputs go to a staging folder and are moved into place only when complete::
 
@@ -203,34 +202,15 @@ class _Source:
             return max(lines - 1, 0)
         return None
 
-    def pieces(self, n: int) -> list[tuple[int, list | None]]:
-        """The table cut in up to ``n`` pieces of about equal rows that can be read apart: (first
-        row, [(file, row groups), ...]), in file order; Parquet by row groups, other files whole."""
-        if self.kind != "parquet" or n == 1:
-            return [(0, None)]
-        groups = []
-        for f in self.files:
-            meta = pq.ParquetFile(f).metadata
-            groups += [(f, g, meta.row_group(g).num_rows) for g in range(meta.num_row_groups)]
-        total = sum(rows for _, _, rows in groups)
-        out, start = [], 0
-        for f, g, rows in groups:
-            if not out or start >= total * len(out) / n:
-                out.append((start, {}))
-            out[-1][1].setdefault(f, []).append(g)
-            start += rows
-        return [(first, list(files.items())) for first, files in out] or [(0, None)]
-
-    def batches(self, columns: list[str] | None = None, piece: list | None = None):
-        """Yield pyarrow Tables of up to `READ_ROWS` rows, in file order (only ``columns``, only the
-        row groups of ``piece`` (see `pieces`) if given)."""
+    def batches(self, columns: list[str] | None = None):
+        """Yield pyarrow Tables of up to `READ_ROWS` rows, in file order (only ``columns`` if given)."""
         names = columns or self.names
         raw = [self.raw_names[c] for c in names]
         if self.kind == "parquet":
             schema = pa.schema([self.schema.field(c) for c in raw])
-            for f, groups in piece or [(f, None) for f in self.files]:
+            for f in self.files:
                 present = [c for c in raw if c in pq.read_schema(f).names]
-                for b in pq.ParquetFile(f).iter_batches(batch_size=READ_ROWS, row_groups=groups, columns=present):
+                for b in pq.ParquetFile(f).iter_batches(batch_size=READ_ROWS, columns=present):
                     yield conform(pa.Table.from_batches([b]), schema).rename_columns(names)
         else:
             schema = pa.schema([(c, pa.string()) for c in names])
@@ -311,38 +291,31 @@ class ChunkedBatch:
         if self.n_chunks == 1:
             fam, mem = read_records(self.sources[0].path, self.sources[1].path)
             return Chunk(fam, mem, np.arange(len(fam)), np.arange(len(mem)))
-        fam, mem = (self._read_parts(t, k) for t in ("families", "members"))
+        fam, mem = (self._read_part(t, k) for t in ("families", "members"))
         return Chunk(fam.drop(columns=_ROW), mem.drop(columns=_ROW), fam[_ROW].to_numpy(), mem[_ROW].to_numpy())
-
-    def _parts(self, table: str, k: int) -> list[Path]:
-        return sorted(self.workdir.glob(f"{table}-{k:05d}-*.arrow"))
 
     def discard(self, k: int) -> None:
         """Delete chunk ``k``'s parts."""
         if self.n_chunks > 1:
             for t in ("families", "members"):
-                for path in self._parts(t, k):
-                    path.unlink(missing_ok=True)
+                (self.workdir / f"{t}-{k:05d}.arrow").unlink(missing_ok=True)
 
-    def _read_parts(self, table: str, k: int) -> pd.DataFrame:
-        parts = []
-        for path in self._parts(table, k):  # one per piece of the input, in input order
+    def _read_part(self, table: str, k: int) -> pd.DataFrame:
+        path = self.workdir / f"{table}-{k:05d}.arrow"
+        if path.exists():
             with pa.ipc.open_file(path) as f:
-                parts.append(f.read_all())
-        if parts:
-            return pa.concat_tables(parts).to_pandas()
+                return f.read_all().to_pandas()
         return pd.DataFrame({c: pd.Series(dtype="string") for c in [*self.sources[table == "members"].names, _ROW]})
 
-    def split(self, map_=map, n_pieces: int = 1) -> None:
+    def split(self) -> None:
         """Write each chunk's rows to Arrow files under ``workdir`` and find the batch's duplicate
-        keys (`duplicates`); nothing to do for a batch of one chunk, or one already split. The members
-        file is routed in ``n_pieces`` by ``map_`` (``pool.map`` routes them in parallel)."""
+        keys (`duplicates`); nothing to do for a batch of one chunk, or one already split."""
         if self.n_chunks == 1 or self._split_done:
             return
         if self.workdir is None:
             raise ValueError("a batch split in chunks needs a workdir for its parts.")
         fam_src, mem_src = self.sources
-        C = self.chunk_size
+        C, K = self.chunk_size, self.n_chunks
         hashes, missing = zip(*(_family_hash(t.column(0).to_pandas()) for t in fam_src.batches(["family_id"])))
         hashes, missing = np.concatenate(hashes), np.concatenate(missing)
         codes, uniques = pd.factorize(hashes)
@@ -350,60 +323,37 @@ class ChunkedBatch:
         first[codes[::-1]] = np.arange(len(codes))[::-1]
         chunk_of_family = first // C
         family_chunk = np.where(missing, np.arange(len(codes)) // C, chunk_of_family[codes])
+        index = pd.Index(uniques)
         self.workdir.mkdir(parents=True, exist_ok=True)
-        with _Writers(self.workdir, "families", 0) as writers:
+        writers: dict = {}
+        try:
             start = 0
             for t in fam_src.batches():
-                writers.route(t, start, family_chunk[start : start + len(t)], self.n_chunks)
+                self._route(writers, "families", t, start, family_chunk[start : start + len(t)])
                 start += len(t)
-        families = pd.Index(uniques), chunk_of_family
-        pieces = [(p, start, groups, families) for p, (start, groups) in enumerate(mem_src.pieces(n_pieces))]
-        keys = list(map_(self._split_members, pieces))
+            start, keys = 0, []
+            for t in mem_src.batches():
+                h, miss = _family_hash(t.column("family_id").to_pandas())
+                code = index.get_indexer(h)
+                spread = (start + np.arange(len(t))) // READ_ROWS % K
+                self._route(writers, "members", t, start, np.where(miss | (code < 0), spread, chunk_of_family[code]))
+                keys.append(_nik_keys(t, h))
+                start += len(t)
+        finally:
+            for w in writers.values():
+                w.close()
         self.duplicates = BatchDuplicates(nik_families=duplicated_niks(pd.concat(keys, ignore_index=True)))
         self._split_done = True
 
-    def _split_members(self, piece: tuple) -> pd.DataFrame:
-        """Route one piece of the members file to the chunks of its families; return its NIK keys."""
-        p, start, groups, (index, chunk_of_family) = piece
-        keys = []
-        with _Writers(self.workdir, "members", p) as writers:
-            for t in self.sources[1].batches(piece=groups):
-                h, miss = _family_hash(t.column("family_id").to_pandas())
-                code = index.get_indexer(h)
-                spread = (start + np.arange(len(t))) // READ_ROWS % self.n_chunks
-                writers.route(t, start, np.where(miss | (code < 0), spread, chunk_of_family[code]), self.n_chunks)
-                keys.append(_nik_keys(t, h))
-                start += len(t)
-        return (
-            pd.concat(keys, ignore_index=True)
-            if keys
-            else pd.DataFrame({"nik": np.zeros(0, np.int64), "family": np.zeros(0, np.uint64)})
-        )
-
-
-class _Writers:
-    """Arrow files ``{table}-{chunk}-{piece}.arrow``, one per chunk a piece of a table has rows for."""
-
-    def __init__(self, workdir: Path, table: str, piece: int):
-        self.workdir, self.table, self.piece, self.open = workdir, table, piece, {}
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        for w in self.open.values():
-            w.close()
-
-    def route(self, t: pa.Table, start: int, chunk: np.ndarray, n_chunks: int) -> None:
-        """Append the rows of ``t`` (input rows ``start``...) to the files of their ``chunk``."""
+    def _route(self, writers: dict, table: str, t: pa.Table, start: int, chunk: np.ndarray) -> None:
         t = t.append_column(_ROW, pa.array(np.arange(start, start + len(t), dtype=np.int64)))
         order = np.argsort(chunk, kind="stable")
-        bounds = np.searchsorted(chunk[order], np.arange(n_chunks + 1))
+        bounds = np.searchsorted(chunk[order], np.arange(self.n_chunks + 1))
         for k in np.flatnonzero(np.diff(bounds)):
-            if k not in self.open:
-                path = self.workdir / f"{self.table}-{k:05d}-{self.piece:05d}.arrow"
-                self.open[k] = pa.ipc.new_file(path, t.schema, options=_SPILL)
-            self.open[k].write_table(t.take(order[bounds[k] : bounds[k + 1]]))
+            part = t.take(order[bounds[k] : bounds[k + 1]])
+            if (table, k) not in writers:
+                writers[table, k] = pa.ipc.new_file(self.workdir / f"{table}-{k:05d}.arrow", t.schema, options=_SPILL)
+            writers[table, k].write_table(part)
 
 
 # -------------------------------------------------------------------------------------- scoring
@@ -591,8 +541,8 @@ def _scored_chunks(model, batch: ChunkedBatch, n_jobs, options: dict):
     pool = ProcessPoolExecutor(n_jobs, initializer=_start_worker, initargs=(model,))
     finished = False
     try:
-        pool.submit(int)  # the workers start (imports, model) while this process splits the families
-        batch.split(pool.map, n_jobs)  # and they split the members
+        pool.submit(int)  # the workers start (imports, model) while this process splits the batch
+        batch.split()
         pending = deque()  # (chunk, future); up to two per worker, so that none waits for work
         for k in range(len(batch)):
             pending.append((k, pool.submit(_score_part, batch, k, options)))
