@@ -67,6 +67,7 @@ def test_cli_scores_a_partitioned_synthetic_registry_on_dask(fitted_model, tmp_p
     assert res.exit_code == 0, res.output
     scores = read_scores(tmp_path / "out" / "scores.parquet")
     assert len(scores) == 1500 and scores.family_id.is_unique
-    bad = runner.invoke(app, ["score", "--model", str(tmp_path / "model"), "--families", "f", "--members", "m",
-                              "--engine", "spark", "--no-tracking"])  # fmt: skip
-    assert bad.exit_code == 2 and "--engine must be pandas or dask" in bad.stderr
+    for option, value in (("--engine", "spark"), ("--reasons", "some")):  # refused before the model is read
+        bad = runner.invoke(app, ["score", "--model", "nowhere", "--families", "f", "--members", "m",
+                                  option, value, "--no-tracking"])  # fmt: skip
+        assert bad.exit_code == 2 and f"Invalid value for '{option}'" in bad.stderr, bad.stderr

@@ -9,7 +9,7 @@ import json
 import os
 import warnings
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 from pydantic import ValidationError
@@ -204,7 +204,7 @@ def score(
     ] = None,
     language: Annotated[str, typer.Option(help="Language of the reasons: id or en.")] = "id",
     reasons: Annotated[
-        str,
+        Literal["auto", "all", "none"],
         typer.Option(
             help="Families given reasons: auto (error score 0.2 or more), all, or none (fastest; rank --model "
             "explains the listed families later)."
@@ -221,7 +221,8 @@ def score(
         ),
     ] = -1,
     engine: Annotated[
-        str, typer.Option(help="pandas (chunks on this machine) or dask (a partitioned dataset on a cluster).")
+        Literal["pandas", "dask"],
+        typer.Option(help="pandas (chunks on this machine) or dask (a partitioned dataset on a cluster)."),
     ] = "pandas",
     scheduler: Annotated[
         str | None, typer.Option(help="Dask scheduler address; a LocalCluster on this machine by default.")
@@ -236,14 +237,10 @@ def score(
     from . import tracking
     from .batch import score_files
 
-    if engine not in ("pandas", "dask"):
-        raise ValueError(f"--engine must be pandas or dask, got {engine!r}.")
     if not no_tracking or model.startswith(("models:/", "runs:/")):
         _configure_tracking(tracking_uri, local_if_down and not model.startswith(("models:/", "runs:/")))
     loaded = tracking.load_model(model)
     tracking.check_batch(loaded, rules)
-    if reasons not in ("auto", "all", "none"):
-        raise ValueError(f"--reasons must be auto, all or none, got {reasons!r}.")
     options = {"reference_date": _date(reference_date), "language": language, "reasons": reasons}
     if engine == "dask":
         from .dask_scoring import score_dataset
