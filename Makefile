@@ -21,6 +21,7 @@ demo: install
 	$(BIN)/pkh-targeting demo
 
 test: install
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
 
 clean:

@@ -98,7 +98,7 @@ def stages(n: int, model_path: Path) -> dict:
 
 def score(n: int, model_path: Path, reasons: str, n_jobs: int) -> dict:
     from pkh_targeting import TargetingModel
-    from pkh_targeting.batch import score_files
+    from pkh_targeting.scoring import score_files
 
     model = TargetingModel.load(model_path)
     path = DATA / f"scale-{n}"
@@ -112,9 +112,10 @@ def rank(n: int, model_path: Path | None = None) -> dict:
     off), their summary, and the Excel/CSV field lists with the visited families' names; with
     ``model_path``, as ``rank --model``: the listed families explained from their records first."""
     from pkh_targeting import TargetingModel, rank_for_verification
-    from pkh_targeting.batch import read_records_of, read_scores
-    from pkh_targeting.field_lists import VISIT_COLUMNS, write_field_lists
+    from pkh_targeting.records import read_records_of
+    from pkh_targeting.scoring import read_scores
     from pkh_targeting.verification import explain_lists, summarize_lists
+    from pkh_targeting.verification._field_lists import VISIT_COLUMNS, write_field_lists
 
     path = DATA / f"scale-{n}"
     scores = read_scores(DATA / f"scores-{n}-none" / "scores.parquet")
@@ -136,7 +137,7 @@ def raw_predict(n: int, model_path: Path) -> dict:
 
     from pkh_targeting import TargetingModel, read_records
     from pkh_targeting.modeling._welfare import _as_lgbm
-    from pkh_targeting.validation import validate_records
+    from pkh_targeting.records import validate_records
 
     model = TargetingModel.load(model_path)
     path = DATA / f"scale-{n}"

@@ -1,36 +1,59 @@
-"""pkh-targeting: find the families PKH reaches by mistake, and those it misses."""
+"""pkh-targeting: find the families PKH reaches by mistake, and those it misses.
 
-__version__ = "0.1.0"
+The house, one room per concept, data flowing one way::
 
+    records -> features -> modeling -> scoring -> verification
+                                 (reporting, tracking read what these produce; jobs and cli call them)
+"""
+
+from ._version import __version__
 from .exceptions import DataQualityWarning, SchemaError, SmallGroupWarning
+from .explain import Explainer
 from .features import PMTFeatureBuilder, build_pmt_features
+from .metrics import group_errors, targeting_errors
 from .modeling import TargetingModel, WelfareModel
 from .privacy import pseudonymize
-from .reading import read_records, read_table
+from .records import ValidationResult, load_contract, read_records, read_table, validate_records
+from .reporting import write_report
 from .rules import Rules, apply_rules, load_rules
-from .schema import load_contract
+from .scoring import read_scores, score_files
 from .synth import Registry, generate_registry
-from .validation import ValidationResult, validate_records
-from .verification import rank_for_verification
+from .verification import explain_lists, make_lists, public_list, rank_for_verification, write_field_lists
 
 __all__ = [
+    "__version__",
+    # errors and warnings
     "DataQualityWarning",
     "SchemaError",
     "SmallGroupWarning",
-    "PMTFeatureBuilder",
-    "Registry",
-    "Rules",
-    "TargetingModel",
+    # records
     "ValidationResult",
-    "WelfareModel",
-    "apply_rules",
-    "build_pmt_features",
-    "generate_registry",
     "load_contract",
-    "load_rules",
-    "pseudonymize",
-    "rank_for_verification",
     "read_records",
     "read_table",
     "validate_records",
+    "pseudonymize",
+    "Registry",
+    "generate_registry",
+    # rules and features
+    "Rules",
+    "apply_rules",
+    "load_rules",
+    "PMTFeatureBuilder",
+    "build_pmt_features",
+    # models, explanations and metrics
+    "TargetingModel",
+    "WelfareModel",
+    "Explainer",
+    "targeting_errors",
+    "group_errors",
+    # scoring, verification and reporting
+    "score_files",
+    "read_scores",
+    "rank_for_verification",
+    "explain_lists",
+    "make_lists",
+    "write_field_lists",
+    "public_list",
+    "write_report",
 ]

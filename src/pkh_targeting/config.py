@@ -64,6 +64,18 @@ class TrainConfig(_Frozen):
     seed: int = 0
     n_jobs: int = Field(default=2, ge=1)
 
+    def with_overrides(self, **overrides) -> TrainConfig:
+        """This config with fields changed (nested ones key by key, e.g. ``cv={"n_splits": 10}``), validated."""
+        return TrainConfig.model_validate(_merge(self.model_dump(), overrides)) if overrides else self
+
+
+def _merge(base: dict, update: dict) -> dict:
+    """``base`` with ``update`` merged in, nested dictionaries key by key."""
+    out = dict(base)
+    for k, v in update.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
 
 def load_config(path: str | Path | None = None) -> TrainConfig:
     """Read a training config (YAML); the built-in ``configs/train.yaml`` without a path."""

@@ -19,10 +19,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import yaml
-from scipy.special import logit
-from scipy.stats import norm
 
-from .features._blocks import ASSET_ITEMS
+from .features import ASSET_ITEMS
 
 LANGUAGES = ("id", "en")
 STATUS_CONCEPTS = {"receives_pkh": "PKH status (501b)", "receives_sembako": "Sembako (501a)"}
@@ -75,7 +73,7 @@ class Explainer:
         Xw = X.drop(columns="welfare_gap")
         c, base_w = model.welfare_.contributions(Xw)
         gap = X["welfare_gap"].to_numpy(dtype=np.float64)
-        prior = lambda g: logit(np.clip(norm.cdf(-g / model.welfare_sigma_), 1e-4, 1 - 1e-4))  # noqa: E731
+        prior = model.prior_log_odds
         channel = trees.pop("welfare_gap").to_numpy() + prior(gap) - prior(base_w)
         spread = gap - base_w
         ok = np.abs(spread) > 1e-9

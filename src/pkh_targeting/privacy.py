@@ -51,3 +51,9 @@ def pseudonymize(families: pd.DataFrame, members: pd.DataFrame, key: str | bytes
     if "nik" in mem:
         mem["nik"] = _hmac(mem["nik"], k, "N-")
     return fam, mem
+
+
+def mask_nik(nik: pd.Series) -> pd.Series:
+    """NIK with only the first 6 and last 4 characters shown, as on public lists and in the quarantine."""
+    nik = nik.astype("string")
+    return nik.str.slice(0, 6) + "*" * 6 + nik.str.slice(-4)

@@ -11,7 +11,7 @@ import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ._keys import positions
+from .records.keys import positions
 
 DEFAULT_RULES = "pkh-2025"
 

@@ -7,7 +7,7 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
 from conftest import REF, hand_made_family
-from pkh_targeting import SchemaError, validate_records
+from pkh_targeting import SchemaError, generate_registry, validate_records
 from pkh_targeting.features import PMTFeatureBuilder, family_groups, feature_docs_markdown
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "features.md"
@@ -102,13 +102,29 @@ def test_feature_dictionary_covers_every_feature_and_docs_are_in_sync(fitted):
     d = fitted.feature_dictionary_
     assert list(d.name) == list(fitted.feature_names_out_)
     assert d.meaning.str.len().min() > 5 and d.concept.notna().all()
-    assert DOCS.read_text() == feature_docs_markdown()
+    reg = generate_registry(200, seed=0, reference_date="2025-01-01")
+    assert DOCS.read_text() == feature_docs_markdown(reg.families, reg.members), "rewrite docs/features.md"
 
 
 def test_missing_columns_raise(records):
     fam, mem = records
     with pytest.raises(SchemaError, match="floor_material"):
         PMTFeatureBuilder().fit((fam.drop(columns="floor_material"), mem))
+
+
+def test_transform_shows_the_column_diff(fitted, records):
+    fam, mem = records
+    assert fitted.n_features_in_ == len(fitted.feature_names_in_) and "members.nik" in fitted.feature_names_in_
+    with pytest.raises(SchemaError, match=r"differ from those seen in fit\(\)[^\n]*\n- families.floor_material$"):
+        fitted.transform((fam.drop(columns="floor_material"), mem))
+    state = PMTFeatureBuilder.from_state(fitted.get_state())
+    assert list(state.feature_names_in_) == list(fitted.feature_names_in_)
+
+
+def test_transform_writes_no_state(fitted, records):
+    before = {k: v for k, v in vars(fitted).items() if not k.startswith("__")}
+    fitted.transform((records[0].head(20), records[1][records[1].family_id.isin(records[0].family_id.head(20))]))
+    assert vars(fitted).keys() == before.keys() and all(vars(fitted)[k] is v for k, v in before.items())
 
 
 def test_groups(records):

@@ -7,8 +7,8 @@ from sklearn.metrics import roc_auc_score
 from conftest import REF
 from pkh_targeting import SchemaError, generate_registry
 from pkh_targeting.config import TrainConfig, load_config
-from pkh_targeting.modeling import SCORE_COLUMNS, TargetingModel
-from pkh_targeting.schema import contract_version
+from pkh_targeting.modeling import TargetingModel
+from pkh_targeting.records import contract_version, scores_contract
 
 SCORES = yaml.safe_load(open(__import__("pkh_targeting").__path__[0] + "/contract/scores.yaml"))
 FAST = {"cv": {"n_splits": 3}}
@@ -35,7 +35,7 @@ def scores(model, test_reg):
 
 
 def test_scores_follow_the_contract(scores, test_reg):
-    assert list(scores.columns) == list(SCORES["columns"]) == SCORE_COLUMNS
+    assert list(scores.columns) == list(SCORES["columns"]) == list(scores_contract().columns)
     assert len(scores) == len(test_reg.families)
     kinds = {"string": "string", "bool": "bool", "int": "int64", "float": "float64"}
     for col, spec in SCORES["columns"].items():
@@ -103,6 +103,16 @@ def test_load_refuses_foreign_folders_and_contracts(model, tmp_path):
     (tmp_path / "m" / "model.json").write_text(state)
     with pytest.raises(SchemaError, match="contract version 99"):
         TargetingModel.load(tmp_path / "m")
+
+
+def test_a_model_of_contract_1_still_scores(model, scores, test_reg, tmp_path):
+    model.save(tmp_path / "m", model_version="pkh/7")
+    path = tmp_path / "m" / "model.json"
+    path.write_text(path.read_text().replace(f'"contract_version": {contract_version()}', '"contract_version": 1'))
+    old = TargetingModel.load(tmp_path / "m")
+    again = old.score(test_reg.families, test_reg.members.drop(columns="name"), reference_date=REF)
+    assert (again.model_version == "pkh/7").all() and not hasattr(model, "registered_version_")
+    pd.testing.assert_frame_equal(again.drop(columns="model_version"), scores.drop(columns="model_version"))
 
 
 def test_quarantined_rows_are_not_scored_but_kept(model):

@@ -1,6 +1,7 @@
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from pkh_targeting.modeling import WelfareModel
 from pkh_targeting.modeling._welfare import welfare_from_state, welfare_state
@@ -65,3 +66,8 @@ def test_bad_targets_and_kinds_are_refused(survey):
         WelfareModel("forest").fit(X, y)
     with pytest.raises(ValueError, match="split_by column 'area'"):
         WelfareModel("ols", split_by="area").fit(X, y)
+
+
+@parametrize_with_checks([WelfareModel("ols"), WelfareModel("lightgbm"), WelfareModel("stacked")])
+def test_scikit_learn_contract(estimator, check):
+    check(estimator)

@@ -7,10 +7,14 @@ import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from .._keys import lookup
 from ..exceptions import SchemaError
-from ..rules import DEFAULT_RULES, load_rules
-from ._blocks import ASSET_ITEMS, Block, asset_block, dwelling_block, member_block
+from ..records.contract import load_contract
+from ..records.keys import lookup
+from ..rules import DEFAULT_RULES, Rules, apply_rules, load_rules
+from ._assets import ASSET_ITEMS, asset_block
+from ._block import Block
+from ._dwelling import dwelling_block
+from ._members import member_block
 
 GROUP_COLUMNS = ["province_code", "regency_code", "district_code", "village_code", "urban"]
 # indicators entering the asset index (Filmer-Pritchett first principal component)
@@ -67,11 +71,17 @@ class PMTFeatureBuilder(TransformerMixin, BaseEstimator):
 
     Attributes
     ----------
+    feature_names_in_ : ndarray of str
+        The record columns the features are built from, as ``families.<column>`` and
+        ``members.<column>``; `transform` refuses records that lack any of them, with the difference.
+    n_features_in_ : int
     feature_names_out_ : ndarray of str
     feature_dictionary_ : DataFrame
         ``name, meaning, items, concept`` for every feature.
     categorical_features_ : list of str
         Features holding category codes (province).
+    rules_ : Rules
+        The programme rules, loaded once in fit.
     rules_version_ : str
 
     Examples
@@ -87,35 +97,44 @@ class PMTFeatureBuilder(TransformerMixin, BaseEstimator):
         self.rules = rules
         self.smoothing = smoothing
 
-    def _blocks(self, fam, mem):
-        rules = load_rules(self.rules)
-        mb = member_block(fam, mem, rules)
-        db = dwelling_block(fam, mb.columns["household_size"])
-        ab = asset_block(fam)
-        base = Block()
-        for b in (mb, db, ab):
-            base.columns.update(b.columns)
-            base.docs.update(b.docs)
-        base.add(
+    def _blocks(self, fam, mem, components) -> Block:
+        mb = member_block(fam, mem, components, self.rules_)
+        block = Block().extend(mb).extend(dwelling_block(fam, mb.columns["household_size"])).extend(asset_block(fam))
+        block.add(
             "urban",
             fam["urban"].to_numpy(dtype=bool, na_value=False),
             "village classified urban by BPS",
             "-",
             "urban area",
         )
-        return base
+        return block
 
     def _index(self, cols: dict) -> np.ndarray:
         Z = np.column_stack([cols[c] for c in _INDEX_INPUTS]).astype(np.float64)
         return ((Z - self.index_mean_) / self.index_scale_) @ self.index_weights_
 
     def fit(self, X, y=None):
+        """Learn the asset index, the regional context and the provinces from records ``X``
+        (``(families, members)``, validated); no outcome is used."""
         if self.smoothing < 0:
             raise ValueError(f"smoothing must be >= 0, got {self.smoothing}.")
         fam, mem = _split(X)
-        _check_columns(fam, mem)
-        self.rules_version_ = load_rules(self.rules).version
-        cols = self._blocks(fam, mem).columns
+        self.feature_names_in_ = _contract_columns()
+        _check_same_columns(self.feature_names_in_, _record_columns(fam, mem), "the contract requires")
+        self.n_features_in_ = len(self.feature_names_in_)
+        self.rules_ = load_rules(self.rules)
+        self.rules_version_ = self.rules_.version
+        components = apply_rules(fam, mem, self.rules_)
+        cols = self._blocks(fam, mem, components).columns
+        self._fit_index(cols)
+        self._fit_context(fam, cols)
+        self.provinces_ = np.asarray(sorted(fam["province_code"].dropna().unique()), dtype=object)
+        block = self._assemble(fam, mem, components)
+        self.feature_names_out_ = np.asarray(list(block.columns), dtype=object)
+        self.feature_docs_ = block.docs
+        return self
+
+    def _fit_index(self, cols: dict) -> None:
         Z = np.column_stack([cols[c] for c in _INDEX_INPUTS]).astype(np.float64)
         self.index_mean_ = Z.mean(axis=0)
         self.index_scale_ = np.where(Z.std(axis=0) > 0, Z.std(axis=0), 1.0)
@@ -123,6 +142,8 @@ class PMTFeatureBuilder(TransformerMixin, BaseEstimator):
         _, _, vt = np.linalg.svd((Z - self.index_mean_) / self.index_scale_, full_matrices=False)
         w = vt[0]
         self.index_weights_ = w if w[_INDEX_INPUTS.index("floor_quality")] >= 0 else -w
+
+    def _fit_context(self, fam: pd.DataFrame, cols: dict) -> None:
         index = self._index(cols)
         quality = cols["floor_quality"] + cols["wall_quality"] + cols["roof_quality"]
         self.context_ = {}
@@ -132,11 +153,6 @@ class PMTFeatureBuilder(TransformerMixin, BaseEstimator):
             dist = _smoothed_means(values, fam["district_code"], fam["regency_code"], reg, self.smoothing)
             vil = _smoothed_means(values, fam["village_code"], fam["district_code"], dist, self.smoothing)
             self.context_[name] = {"global": glob, "regency": reg, "district": dist, "village": vil}
-        self.provinces_ = np.asarray(sorted(fam["province_code"].dropna().unique()), dtype=object)
-        out = self._assemble(fam, mem)
-        self.feature_names_out_ = np.asarray(out.columns, dtype=object)
-        self.n_features_in_ = 2
-        return self
 
     def _context(self, name: str, fam: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         c = self.context_[name]
@@ -147,8 +163,8 @@ class PMTFeatureBuilder(TransformerMixin, BaseEstimator):
         vil = lookup(fam["village_code"], c["village"])
         return np.where(np.isnan(vil), dist, vil), dist
 
-    def _assemble(self, fam, mem) -> pd.DataFrame:
-        block = self._blocks(fam, mem)
+    def _assemble(self, fam, mem, components) -> Block:
+        block = self._blocks(fam, mem, components)
         block.add(
             "asset_index",
             self._index(block.columns),
@@ -180,22 +196,29 @@ class PMTFeatureBuilder(TransformerMixin, BaseEstimator):
             "101",
             "province",
         )
-        self._docs = block.docs
-        return pd.DataFrame(block.columns, index=pd.Index(fam["family_id"].to_numpy(), name="family_id"))
+        return block
 
     def transform(self, X) -> pd.DataFrame:
+        """Features of records ``X`` (``(families, members)``, validated), indexed by family_id."""
         check_is_fitted(self, "feature_names_out_")
-        fam, mem = _split(X)
-        _check_columns(fam, mem)
-        out = self._assemble(fam, mem)
-        return out[self.feature_names_out_]
+        return self.transform_records(*_split(X))
+
+    def transform_records(self, families, members, components: pd.DataFrame | None = None) -> pd.DataFrame:
+        """`transform` of the two tables; ``components`` (their `apply_rules`), when the caller has
+        them already, are not computed again."""
+        check_is_fitted(self, "feature_names_out_")
+        _check_same_columns(self.feature_names_in_, _record_columns(families, members))
+        if components is None:
+            components = apply_rules(families, members, self.rules_)
+        block = self._assemble(families, members, components)
+        index = pd.Index(families["family_id"].to_numpy(), name="family_id")
+        return pd.DataFrame(block.columns, index=index)[self.feature_names_out_]
 
     def get_state(self) -> dict:
         """Everything learned in fit as JSON-ready data (see `from_state`); no pickles."""
         check_is_fitted(self, "feature_names_out_")
-        rules = load_rules(self.rules)
         return {
-            "params": {"rules": rules.model_dump(), "smoothing": self.smoothing},
+            "params": {"rules": self.rules_.model_dump(), "smoothing": self.smoothing},
             "index": {
                 "mean": self.index_mean_.tolist(),
                 "scale": self.index_scale_.tolist(),
@@ -207,15 +230,16 @@ class PMTFeatureBuilder(TransformerMixin, BaseEstimator):
             },
             "provinces": list(self.provinces_),
             "feature_names_out": list(self.feature_names_out_),
-            "docs": {k: list(v) for k, v in self._docs.items()},
+            "docs": {k: list(v) for k, v in self.feature_docs_.items()},
             "rules_version": self.rules_version_,
         }
 
     @classmethod
     def from_state(cls, state: dict) -> PMTFeatureBuilder:
-        from ..rules import Rules
-
-        b = cls(rules=Rules.model_validate(state["params"]["rules"]), smoothing=state["params"]["smoothing"])
+        """The fitted builder whose `get_state` gave ``state``."""
+        rules = Rules.model_validate(state["params"]["rules"])
+        b = cls(rules=rules, smoothing=state["params"]["smoothing"])
+        b.rules_ = rules
         b.index_mean_ = np.asarray(state["index"]["mean"])
         b.index_scale_ = np.asarray(state["index"]["scale"])
         b.index_weights_ = np.asarray(state["index"]["weights"])
@@ -228,9 +252,10 @@ class PMTFeatureBuilder(TransformerMixin, BaseEstimator):
         }
         b.provinces_ = np.asarray(state["provinces"], dtype=object)
         b.feature_names_out_ = np.asarray(state["feature_names_out"], dtype=object)
-        b._docs = {k: tuple(v) for k, v in state["docs"].items()}
+        b.feature_docs_ = {k: tuple(v) for k, v in state["docs"].items()}
         b.rules_version_ = state["rules_version"]
-        b.n_features_in_ = 2
+        b.feature_names_in_ = _contract_columns()
+        b.n_features_in_ = len(b.feature_names_in_)
         return b
 
     def get_feature_names_out(self, input_features=None):
@@ -244,21 +269,32 @@ class PMTFeatureBuilder(TransformerMixin, BaseEstimator):
     @property
     def feature_dictionary_(self) -> pd.DataFrame:
         check_is_fitted(self, "feature_names_out_")
-        return feature_dictionary(self._docs)
+        return feature_dictionary(self.feature_docs_)
 
 
 def feature_dictionary(docs: dict) -> pd.DataFrame:
     return pd.DataFrame([(name, *doc) for name, doc in docs.items()], columns=["name", "meaning", "items", "concept"])
 
 
-def _check_columns(fam: pd.DataFrame, mem: pd.DataFrame) -> None:
-    from ..schema import load_contract
-
+def _contract_columns() -> np.ndarray:
+    """The required contract columns of both tables, as ``families.<column>`` and ``members.<column>``."""
     contract = load_contract()
-    for table, df in (("families", fam), ("members", mem)):
-        missing = [c for c in contract[table].required if c not in df.columns]
-        if missing:
-            raise SchemaError(f"{table} misses column(s) {missing}; validate the records first (validate_records).")
+    return np.asarray([f"{t}.{c}" for t in ("families", "members") for c in contract[t].required], dtype=object)
+
+
+def _record_columns(fam: pd.DataFrame, mem: pd.DataFrame) -> np.ndarray:
+    """Which of `_contract_columns` the records have."""
+    have = {f"families.{c}" for c in fam.columns} | {f"members.{c}" for c in mem.columns}
+    return np.asarray([c for c in _contract_columns() if c in have], dtype=object)
+
+
+def _check_same_columns(seen: np.ndarray, received: np.ndarray, against: str = "seen in fit()") -> None:
+    """A `SchemaError` with the difference (skrub style: - expected, + received) if the columns differ."""
+    if list(seen) == list(received):
+        return
+    lines = [f"Columns differ from those {against} (validate the records first: validate_records):"]
+    lines += [f"- {c}" for c in seen if c not in set(received)] + [f"+ {c}" for c in received if c not in set(seen)]
+    raise SchemaError("\n".join(lines))
 
 
 def family_groups(families: pd.DataFrame) -> pd.DataFrame:
@@ -271,16 +307,15 @@ def build_pmt_features(families: pd.DataFrame, members: pd.DataFrame, **params) 
     return PMTFeatureBuilder(**params).fit_transform((families, members))
 
 
-def feature_docs_markdown() -> str:
-    """The feature dictionary as Markdown (``docs/features.md`` is this text)."""
-    from ..synth import generate_registry
-
-    reg = generate_registry(200, seed=0, reference_date="2025-01-01")
-    d = PMTFeatureBuilder().fit((reg.families, reg.members)).feature_dictionary_
+def feature_docs_markdown(families: pd.DataFrame, members: pd.DataFrame) -> str:
+    """The feature dictionary as Markdown, from a builder fitted on these (validated) records
+    (``docs/features.md`` is this text for a synthetic registry; a test keeps it in sync)."""
+    d = PMTFeatureBuilder().fit((families, members)).feature_dictionary_
     lines = [
         "# Feature dictionary",
         "",
-        "Generated from code by `pkh_targeting.features.feature_docs_markdown()`; a test keeps it in sync.",
+        "Generated from code by `pkh_targeting.features.feature_docs_markdown(families, members)` on a synthetic "
+        "registry; a test keeps it in sync.",
         "Items are DTSEN questionnaire numbers; `concept` is what reasons are folded into.",
         "",
         "| feature | meaning | items | concept |",

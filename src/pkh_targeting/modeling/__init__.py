@@ -1,6 +1,6 @@
 """Targeting models: the proxy-means baseline, the PKH eligibility model and its error scores."""
 
-from ._targeting import SCORE_COLUMNS, ScoreResult, TargetingModel, data_fingerprint
+from ._targeting import PSI_WARNING, ScoreResult, TargetingModel
 from ._welfare import WelfareModel
 
-__all__ = ["SCORE_COLUMNS", "ScoreResult", "TargetingModel", "WelfareModel", "data_fingerprint"]
+__all__ = ["PSI_WARNING", "ScoreResult", "TargetingModel", "WelfareModel"]

@@ -3,52 +3,44 @@
 from __future__ import annotations
 
 import hashlib
-import json
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-import lightgbm as lgb
 import numpy as np
 import pandas as pd
-from scipy.special import expit, logit
-from scipy.stats import norm
-from sklearn.base import clone
-from sklearn.isotonic import IsotonicRegression
-from sklearn.linear_model import LogisticRegression
-from sklearn.preprocessing import StandardScaler
+from scipy.special import expit
 
-from .. import __version__
 from ..config import TrainConfig, load_config
 from ..exceptions import DataQualityWarning, SchemaError
+from ..explain import Explainer
 from ..features import PMTFeatureBuilder
-from ..metrics import bin_counts, feature_bins, population_stability_index
+from ..metrics import bin_counts, feature_bins, population_stability_index, reliability_table
+from ..records import ValidationResult, data_fingerprint, scores_contract, validate_records
 from ..rules import apply_rules, load_rules
-from ..schema import contract_version
-from ..validation import ValidationResult, validate_records
-from ._cv import grouped_folds, grouped_lgbm_classifier
-from ._welfare import WelfareModel, welfare_from_state, welfare_state
+from . import _persistence
+from ._calibration import calibrate, cross_fitted, fit_calibrator
+from ._cv import grouped_lgbm_classifier
+from ._evaluation import (
+    LABEL_SOURCES,
+    group_accuracy,
+    label_metrics,
+    labelled_rows,
+    real_consumption,
+    surveyed_rows,
+    verified_rows,
+    welfare_threshold,
+)
+from ._prior import fit_welfare, prior_log_odds, selection_weights
 
 STATUS_FEATURES = {
     "receives_pkh": "family is a PKH beneficiary now (501b)",
     "receives_sembako": "family receives Sembako/BPNT food assistance (501a)",
 }
 PSI_WARNING = 0.25
-SCORE_COLUMNS = [
-    "family_id",
-    "province_code",
-    "regency_code",
-    "district_code",
-    "village_code",
-    "receives_pkh",
-    "n_components",
-    "benefit_rp",
-    "p_eligible",
-    "error_type",
-    "error_score",
-    "reasons",
-    "model_version",
-    "rules_version",
-]
+MIN_TRAINING_ROWS = 100
+MIN_SURVEY_ROWS = 50  # fewer surveyed families give no welfare model
+MIN_CALIBRATION_ROWS = 100  # fewer survey rows calibrate on all labelled rows
 
 
 @dataclass
@@ -62,17 +54,13 @@ class ScoreResult:
     features: pd.DataFrame | None = None
 
 
-def _real_consumption(fam: pd.DataFrame, poverty_line: dict) -> np.ndarray:
-    line = np.where(fam["urban"].to_numpy(dtype=bool), poverty_line["urban"], poverty_line["rural"])
-    return (
-        fam["consumption_per_capita"].to_numpy(dtype="float64", na_value=np.nan) / line
-        if ("consumption_per_capita" in fam)
-        else np.full(len(fam), np.nan)
-    )
-
-
 class TargetingModel:
     """Estimate, for every family, the probability that it meets the PKH criteria.
+
+    A model object over the two record tables (families and members), not a scikit-learn
+    estimator: `fit` and `score` take the tables as exported, validate them and build the features
+    themselves. Its configuration is given once, here: a `TrainConfig`, the path of a training
+    config YAML, or field overrides of the default config.
 
     Two labelled sources are combined, because neither is enough alone:
 
@@ -100,116 +88,125 @@ class TargetingModel:
 
     def __init__(self, config: TrainConfig | str | Path | None = None, **overrides):
         cfg = config if isinstance(config, TrainConfig) else load_config(config)
-        self.config = TrainConfig.model_validate(_merge(cfg.model_dump(), overrides)) if overrides else cfg
+        self.config = cfg.with_overrides(**overrides)
 
     # ------------------------------------------------------------------------------------------ fit
-    def fit(
-        self,
-        families,
-        members,
-        config: TrainConfig | str | Path | None = None,
-        *,
-        reference_date=None,
-        label_sources=("survey", "verification"),
-        selection_correction=True,
-    ):
+    def fit(self, families, members, *, reference_date=None, label_sources=LABEL_SOURCES, selection_correction=True):
         """Learn from the outcome columns the records carry; see the class docstring.
 
         ``label_sources`` and ``selection_correction`` exist to measure what each part adds
         (``benchmarks/accuracy.py``); keep the defaults in practice.
         """
-        if config is not None:
-            self.config = config if isinstance(config, TrainConfig) else load_config(config)
-        cfg = self.config
         res = validate_records(families, members, reference_date=reference_date)
         fam, mem = res.families.reset_index(drop=True), res.members
-        rules = load_rules(cfg.rules)
-        self.rules_ = rules
-        self.builder_ = PMTFeatureBuilder(rules=rules).fit((fam, mem))
-        X = self._status(self.builder_.transform((fam, mem)), fam)
-        comps = apply_rules(fam, mem, rules)
+        self.rules_ = load_rules(self.config.rules)
+        comps = apply_rules(fam, mem, self.rules_)
         has = comps["has_component"].to_numpy()
-        groups = fam[cfg.cv.group_col].to_numpy()
+        groups = fam[self.config.cv.group_col].to_numpy()
+        self.builder_ = PMTFeatureBuilder(rules=self.rules_).fit((fam, mem))
+        X = self._status(self.builder_.transform_records(fam, mem, comps), fam)
+        real = real_consumption(fam, self.config.welfare.poverty_line)
+        surveyed = surveyed_rows(real) & ("survey" in label_sources)
+        baseline = self._fit_welfare_prior(X, real, surveyed, groups)
+        train = self._training_rows(fam, X, has, real, label_sources, selection_correction)
+        oof = self._fit_classifier(X, train, groups)
+        p_cv = self._fit_calibration(oof, train, groups)
+        self.feature_names_ = list(X.columns)
+        self.oof_ = train.assign(
+            family_id=fam["family_id"].to_numpy()[train["row"]], p_raw=oof, p_eligible=p_cv, group=groups[train["row"]]
+        )[["family_id", "source", "label", "weight", "p_raw", "p_eligible", "group"]]
+        self._record_training(X, fam, mem, res, has, baseline, surveyed)
+        return self
 
-        real = _real_consumption(fam, cfg.welfare.poverty_line)
-        surveyed = np.isfinite(real) & (real > 0) & ("survey" in label_sources)
-        verified = (
-            fam["verified_eligible"].notna().to_numpy() if "verified_eligible" in fam else np.zeros(len(fam), bool)
-        ) & ("verification" in label_sources)
-        self.threshold_ = float(np.quantile(real[surveyed], rules.desil_cutoff / 10)) if surveyed.any() else None
-        self.welfare_, baseline = None, None
-        if surveyed.sum() >= 50:
-            X["welfare_gap"], baseline = self._fit_welfare(X, real, surveyed, groups)
+    def _fit_welfare_prior(self, X, real, surveyed, groups) -> np.ndarray | None:
+        """The welfare threshold, and with enough surveyed families the welfare model behind the
+        prior (its estimate added to ``X`` as ``welfare_gap``); returns the OLS baseline's
+        out-of-fold probabilities, or None."""
+        self.threshold_ = welfare_threshold(real, surveyed, self.rules_.desil_cutoff)
+        self.welfare_, self.welfare_sigma_ = None, None
+        if surveyed.sum() < MIN_SURVEY_ROWS:
+            return None
+        self.welfare_, self.welfare_sigma_, X["welfare_gap"], baseline = fit_welfare(
+            X, real, surveyed, groups, self.threshold_, self.config
+        )
+        return baseline
 
-        # training rows: families with a component (the rest are not eligible by rule)
-        sv, vv = surveyed & has, verified & has
-        weights = self._selection_weights(X, verified, has) if selection_correction and vv.any() else np.ones(len(fam))
-        rows = np.concatenate([np.flatnonzero(sv), np.flatnonzero(vv)])
-        if len(rows) < 100:
+    def _training_rows(self, fam, X, has, real, label_sources, selection_correction) -> pd.DataFrame:
+        """Labelled families with a component (the rest are not eligible by rule), with weights."""
+        rows = labelled_rows(fam, has, real, self.threshold_, label_sources)
+        rows = rows[has[rows["row"].to_numpy()]].reset_index(drop=True)
+        if len(rows) < MIN_TRAINING_ROWS:
             raise ValueError(
                 f"only {len(rows)} labelled families with a PKH component: too few to train "
-                "(need survey consumption or verification outcomes for at least 100)."
+                f"(need survey consumption or verification outcomes for at least {MIN_TRAINING_ROWS})."
             )
-        y = np.concatenate(
-            [
-                real[sv] <= self.threshold_ if self.threshold_ else np.zeros(0, bool),
-                fam["verified_eligible"].to_numpy(dtype=bool, na_value=False)[vv],
-            ]
-        )
-        w = np.concatenate([np.ones(sv.sum()), weights[vv]])
-        source = np.array(["survey"] * sv.sum() + ["verification"] * vv.sum())
+        verified = verified_rows(fam) & ("verification" in label_sources)
+        weights = np.ones(len(fam))
+        if selection_correction and (verified & has).any():
+            weights = selection_weights(X, verified, has, self.config.selection_weight_clip)
+        is_verification = (rows["source"] == "verification").to_numpy()
+        rows["weight"] = np.where(is_verification, weights[rows["row"].to_numpy()], 1.0)
+        return rows
+
+    def _fit_classifier(self, X, train: pd.DataFrame, groups) -> np.ndarray:
+        """The boosted classifier (from the welfare prior); returns its out-of-fold probabilities."""
+        rows = train["row"].to_numpy()
         Xt = X.iloc[rows].reset_index(drop=True)
-        params = cfg.lightgbm.model_dump()
-        if cfg.monotone_welfare and "welfare_gap" in X:
+        params = self.config.lightgbm.model_dump()
+        if self.config.monotone_welfare and "welfare_gap" in X:
             params["monotone_constraints"] = [-1 if c == "welfare_gap" else 0 for c in X.columns]
-        prior = self._prior(Xt)
         oof, self.classifier_, self.iterations_ = grouped_lgbm_classifier(
-            Xt, y, w, groups[rows], params, n_splits=cfg.cv.n_splits, seed=cfg.seed, n_jobs=cfg.n_jobs, init_score=prior
+            Xt,
+            train["label"].to_numpy(),
+            train["weight"].to_numpy(),
+            groups[rows],
+            params,
+            n_splits=self.config.cv.n_splits,
+            seed=self.config.seed,
+            n_jobs=self.config.n_jobs,
+            init_score=self._prior(Xt),
         )
-        calib = source == "survey" if (source == "survey").sum() >= 100 else np.ones(len(y), bool)
-        p_cv = self._cross_fitted_calibration(oof, y, w, calib, groups[rows])
-        self._fit_calibrator(oof[calib], y[calib], w[calib])
-        self.feature_names_ = list(X.columns)
-        self.oof_ = pd.DataFrame(
-            {
-                "family_id": fam["family_id"].to_numpy()[rows],
-                "source": source,
-                "label": y,
-                "weight": w,
-                "p_raw": oof,
-                "p_eligible": p_cv,
-                "group": groups[rows],
-            }
-        )
+        return oof
+
+    def _fit_calibration(self, oof, train: pd.DataFrame, groups) -> np.ndarray:
+        """The calibrator, fitted on the random survey rows when there are enough (else on all rows);
+        returns the cross-fitted calibrated out-of-fold probabilities."""
+        y, w = train["label"].to_numpy(), train["weight"].to_numpy()
+        survey = (train["source"] == "survey").to_numpy()
+        calib = survey if survey.sum() >= MIN_CALIBRATION_ROWS else np.ones(len(y), bool)
+        method, n_splits = self.config.calibration, self.config.cv.n_splits
+        p_cv = cross_fitted(method, oof, y, w, calib, groups[train["row"].to_numpy()], n_splits)
+        self.calibrator_ = fit_calibrator(method, oof[calib], y[calib], w[calib])
+        return p_cv
+
+    def _record_training(self, X, fam, mem, res, has, baseline, surveyed) -> None:
+        """What the model carries about its training: metrics, summary, fingerprint, bins, evidence."""
         oof = self.oof_
         if baseline is not None:  # the same survey rows, scored by the OLS proxy-means test
             sr = oof["source"] == "survey"
-            base = oof[sr].assign(source="baseline_ols_survey", p_eligible=np.where(has, baseline, 0)[sv])
+            base = oof[sr].assign(source="baseline_ols_survey", p_eligible=np.where(has, baseline, 0)[surveyed & has])
             oof = pd.concat([oof, base], ignore_index=True)
-        self.cv_metrics_ = _label_metrics(oof)
+        self.cv_metrics_ = label_metrics(oof)
+        source = self.oof_["source"]
         self.training_summary_ = {
             "families": int(len(fam)),
             "members": int(len(mem)),
             "quarantined_rows": int(len(res.quarantine)),
-            "survey_rows": int(sv.sum()),
-            "verification_rows": int(vv.sum()),
+            "survey_rows": int((source == "survey").sum()),
+            "verification_rows": int((source == "verification").sum()),
             "trees": int(self.classifier_.num_trees()),
             "cv_iterations": [int(i) for i in self.iterations_],
         }
         self.fingerprint_ = data_fingerprint(fam, mem)
         self.feature_bins_ = {c: feature_bins(X[c].to_numpy()) for c in self.feature_names_}
         self.evidence_ = self._evidence(X, fam, mem)
-        return self
 
     def _evidence(self, X, fam, mem) -> dict:
         """What an audit report shows without the training data: out-of-fold accuracy by group and
         reliability per label source, and the mean size of each concept's contribution."""
-        from ..explain import Explainer
-        from ..metrics import reliability_table
-
         sample = X.sample(min(len(X), 2000), random_state=self.config.seed)
         return {
-            "groups": _group_accuracy(self.oof_, fam, mem).to_dict("records"),
+            "groups": group_accuracy(self.oof_, fam, mem).to_dict("records"),
             "reliability": {
                 src: reliability_table(d["label"], d["p_eligible"]).to_dict("records")
                 for src, d in self.oof_.groupby("source")
@@ -217,45 +214,24 @@ class TargetingModel:
             "importance": Explainer(self, language="en").global_importance(sample).round(5).to_dict(),
         }
 
+    def _status(self, X: pd.DataFrame, fam: pd.DataFrame) -> pd.DataFrame:
+        X = X.copy()
+        for col in STATUS_FEATURES:
+            X[col] = fam[col].to_numpy(dtype=np.float32, na_value=np.nan)
+        return X
+
+    # ------------------------------------------------------------------------------------- evaluate
     def evaluate(self, families, members, *, reference_date=None, group_col: str = "village_code") -> dict:
         """Accuracy on a held-out labelled batch: AUC (interval clustered by ``group_col``), Brier
         and ECE of ``p_eligible`` against its survey and verification labels."""
         out = self.score_records(families, members, reference_date=reference_date, reasons="none")
         fam = out.validation.families.reset_index(drop=True)
-        p = out.scores["p_eligible"].to_numpy()
         has = out.scores["n_components"].to_numpy() > 0
-        real = _real_consumption(fam, self.config.welfare.poverty_line)
-        parts = []
-        if self.threshold_ is not None:
-            sv = np.isfinite(real) & (real > 0)
-            parts.append(
-                pd.DataFrame(
-                    {
-                        "source": "survey",
-                        "label": (real <= self.threshold_)[sv] & has[sv],
-                        "p_eligible": p[sv],
-                        "group": fam[group_col].to_numpy()[sv],
-                    }
-                )
-            )
-        if "verified_eligible" in fam:
-            vv = fam["verified_eligible"].notna().to_numpy()
-            parts.append(
-                pd.DataFrame(
-                    {
-                        "source": "verification",
-                        "label": fam["verified_eligible"].to_numpy(dtype=bool, na_value=False)[vv],
-                        "p_eligible": p[vv],
-                        "group": fam[group_col].to_numpy()[vv],
-                    }
-                )
-            )
-        rows = (
-            pd.concat(parts, ignore_index=True)
-            if parts
-            else pd.DataFrame(columns=["source", "label", "p_eligible", "group"])
-        )
-        return _label_metrics(rows)
+        real = real_consumption(fam, self.config.welfare.poverty_line)
+        rows = labelled_rows(fam, has, real, self.threshold_)
+        at = rows["row"].to_numpy()
+        rows = rows.assign(p_eligible=out.scores["p_eligible"].to_numpy()[at], group=fam[group_col].to_numpy()[at])
+        return label_metrics(rows)
 
     def drift(self, X: pd.DataFrame | None = None, *, counts: dict | None = None) -> pd.DataFrame:
         """Population stability index of each feature of a batch against training, largest first.
@@ -273,86 +249,10 @@ class TargetingModel:
         M = X[self.feature_names_].to_numpy(dtype=np.float64, na_value=np.nan)
         return {c: bin_counts(M[:, j], self.feature_bins_[c]["edges"]) for j, c in enumerate(self.feature_names_)}
 
-    def _status(self, X: pd.DataFrame, fam: pd.DataFrame) -> pd.DataFrame:
-        X = X.copy()
-        for col in STATUS_FEATURES:
-            X[col] = fam[col].to_numpy(dtype=np.float32, na_value=np.nan)
-        return X
-
-    def _fit_welfare(self, X, real, surveyed, groups) -> np.ndarray:
-        cfg = self.config.welfare
-        params = cfg.lightgbm.model_dump()
-        params.pop("early_stopping_rounds")
-        model = WelfareModel(
-            cfg.kind,
-            categorical_features=["province"],
-            lightgbm_params=params,
-            random_state=self.config.seed,
-            n_jobs=self.config.n_jobs,
-        )
-        Xs, ys, gs = X[surveyed], real[surveyed] / self.threshold_, groups[surveyed]
-        ols = WelfareModel("ols", categorical_features=["province"])
-        oof, oof_ols = np.full(len(ys), np.nan), np.full(len(ys), np.nan)
-        for train, test in grouped_folds(gs, self.config.cv.n_splits):
-            for m, out in ((model, oof), (ols, oof_ols)):
-                out[test] = clone(m).fit(Xs.iloc[train], ys[train], groups=gs[train]).predict_log(Xs.iloc[test])
-        self.welfare_ = model.fit(Xs, ys, groups=gs)
-        self.welfare_sigma_ = float(np.std(np.log(ys) - oof))
-        # the OLS proxy-means baseline, out of fold on the same folds: P(welfare below the threshold)
-        baseline = np.full(len(X), np.nan)
-        baseline[surveyed] = norm.cdf(-oof_ols / np.std(np.log(ys) - oof_ols))
-        gap = self.welfare_.predict_log(X)
-        gap[surveyed] = oof
-        return gap.astype(np.float32), baseline
-
-    def _prior(self, X) -> np.ndarray | None:
-        """Log-odds that welfare is below the threshold, from the welfare model's estimate and its
-        out-of-fold error (normal on the log scale): the classifier boosts from this prior."""
-        if self.welfare_ is None:
-            return None
-        p = norm.cdf(-X["welfare_gap"].to_numpy(dtype=np.float64) / self.welfare_sigma_)
-        return logit(np.clip(p, 1e-4, 1 - 1e-4))
-
-    def _selection_weights(self, X, verified, has) -> np.ndarray:
-        """Inverse probability of verification, from a logistic selection model on all families."""
-        Z = StandardScaler().fit_transform(X.fillna(X.median()).to_numpy(dtype=np.float64))
-        sel = LogisticRegression(C=0.1, max_iter=2000).fit(Z, verified)
-        p = np.clip(sel.predict_proba(Z)[:, 1], 1e-4, 1)
-        w = 1 / p
-        cap = np.quantile(w[verified & has], self.config.selection_weight_clip)
-        w = np.minimum(w, cap)
-        return w / w[verified & has].mean()
-
-    def _cross_fitted_calibration(self, p, y, w, calib, groups) -> np.ndarray:
-        """Calibrated out-of-fold probabilities, each calibrated without its own regency's rows,
-        so that reported calibration is honest."""
-        out = np.empty(len(p))
-        for train, test in grouped_folds(groups, self.config.cv.n_splits):
-            fit = train[calib[train]]
-            self._fit_calibrator(p[fit], y[fit], w[fit])
-            out[test] = self._calibrate(p[test])
-        return out
-
-    def _fit_calibrator(self, p, y, w):
-        if self.config.calibration == "isotonic":
-            iso = IsotonicRegression(out_of_bounds="clip", y_min=0, y_max=1).fit(p, y, sample_weight=w)
-            self.calibrator_ = {"method": "isotonic", "x": iso.X_thresholds_.tolist(), "y": iso.y_thresholds_.tolist()}
-        else:
-            z = logit(np.clip(p, 1e-6, 1 - 1e-6))[:, None]
-            lr = LogisticRegression(C=1e6).fit(z, y, sample_weight=w)
-            self.calibrator_ = {"method": "sigmoid", "a": float(lr.coef_[0, 0]), "b": float(lr.intercept_[0])}
-
-    def _calibrate(self, p) -> np.ndarray:
-        c = self.calibrator_
-        if c["method"] == "isotonic":
-            # isotonic steps tie many families; a 1e-6 slope keeps the model's order within a step
-            return np.clip(np.interp(p, c["x"], c["y"]) + 1e-6 * (np.asarray(p) - 0.5), 0, 1)
-        return expit(c["a"] * logit(np.clip(p, 1e-6, 1 - 1e-6)) + c["b"])
-
     # ---------------------------------------------------------------------------------------- score
-    def features(self, families, members) -> pd.DataFrame:
-        """The model's feature matrix for validated records."""
-        X = self._status(self.builder_.transform((families, members)), families)
+    def features(self, families, members, components: pd.DataFrame | None = None) -> pd.DataFrame:
+        """The model's feature matrix for validated records (``components``: their `apply_rules`, if known)."""
+        X = self._status(self.builder_.transform_records(families, members, components), families)
         if self.welfare_ is not None:
             X["welfare_gap"] = self.welfare_.predict_log(X).astype(np.float32)
         missing = [c for c in self.feature_names_ if c not in X]
@@ -360,13 +260,34 @@ class TargetingModel:
             raise SchemaError(f"the batch lacks features the model was trained on: {missing}")
         return X[self.feature_names_]
 
+    def _prior(self, X) -> np.ndarray | None:
+        return None if self.welfare_ is None else self.prior_log_odds(X["welfare_gap"])
+
+    def prior_log_odds(self, welfare_gap) -> np.ndarray:
+        """The log-odds of eligibility the classifier boosts from, at welfare estimates ``welfare_gap``
+        (for a model with a welfare model)."""
+        return prior_log_odds(welfare_gap, self.welfare_sigma_)
+
     def predict_proba_raw(self, X: pd.DataFrame) -> np.ndarray:
         """Uncalibrated probability: the trees' log-odds plus the welfare prior."""
         prior = self._prior(X)
         return expit(self.classifier_.predict(X, raw_score=True) + (0 if prior is None else prior))
 
+    def calibrated(self, p_raw) -> np.ndarray:
+        """Calibrated probabilities of raw ones (`predict_proba_raw`)."""
+        return calibrate(self.calibrator_, p_raw)
+
+    def require_rules(self, rules_version: str | None) -> None:
+        """Refuse a batch whose stated rules version differs from the model's (`SchemaError`)."""
+        if rules_version and rules_version != self.rules_.version:
+            raise SchemaError(
+                f"the batch is for rules {rules_version!r} but the model applies {self.rules_.version!r}; "
+                "train a model under those rules or score with the matching model."
+            )
+
     @property
     def model_version(self) -> str:
+        """Registered name and version (or run) the model was loaded as; ``local:<hash>`` otherwise."""
         return getattr(self, "registered_version_", None) or f"local:{self.model_hash()}"
 
     def model_hash(self) -> str:
@@ -395,52 +316,35 @@ class TargetingModel:
         known_duplicates : BatchDuplicates, optional
             Keys duplicated elsewhere in the batch, when it is scored in chunks (`validate_records`).
         """
+        if reasons not in ("auto", "all", "none"):
+            raise ValueError(f"reasons must be 'auto', 'all' or 'none', got {reasons!r}.")
         res = validate_records(families, members, reference_date=reference_date, known_duplicates=known_duplicates)
         fam, mem = res.families.reset_index(drop=True), res.members
         comps = apply_rules(fam, mem, self.rules_)
         has = comps["has_component"].to_numpy()
         receives = fam["receives_pkh"].to_numpy(dtype=bool)
-        X = self.features(fam, mem) if len(fam) else None
-        p = np.where(has, self._calibrate(self.predict_proba_raw(X)), 0.0) if len(fam) else np.zeros(0)
-        scores = pd.DataFrame({c: fam[c] for c in SCORE_COLUMNS[:6]})
+        X = self.features(fam, mem, comps) if len(fam) else None
+        p = np.where(has, self.calibrated(self.predict_proba_raw(X)), 0.0) if len(fam) else np.zeros(0)
+        contract = scores_contract()
+        scores = pd.DataFrame({c: fam[c] for c in ("family_id", *_REGION_COLUMNS, "receives_pkh")})
         scores["n_components"] = comps["n_components"].to_numpy()
         scores["benefit_rp"] = comps["benefit_rp"].to_numpy()
         scores["p_eligible"] = p
         scores["error_type"] = np.where(receives, "inclusion", "exclusion")
         scores["error_score"] = np.where(receives, 1 - p, p)
-        scores["reasons"] = self._reasons(
-            X, fam, receives, has, scores["error_score"].to_numpy(), reasons, language, reasons_min_score
-        )
+        need = _needs_reasons(reasons, scores["error_score"].to_numpy(), reasons_min_score)
+        scores["reasons"] = self._reasons(X, fam, receives, has, need, language)
         scores["model_version"] = self.model_version
         scores["rules_version"] = self.rules_.version
-        scores = scores.astype(
-            {
-                "family_id": "string",
-                "error_type": "string",
-                "model_version": "string",
-                "rules_version": "string",
-                "n_components": "int64",
-                "benefit_rp": "int64",
-            }
-        )
-        return ScoreResult(scores[SCORE_COLUMNS], res.quarantine, res, X)
+        scores = scores[list(contract.columns)].astype(contract.dtypes)
+        return ScoreResult(scores, res.quarantine, res, X)
 
-    def _reasons(self, X, fam, receives, has, error_score, which, language, min_score) -> pd.Series:
-        from ..explain import Explainer
-
-        if which not in ("auto", "all", "none"):
-            raise ValueError(f"reasons must be 'auto', 'all' or 'none', got {which!r}.")
+    def _reasons(self, X, fam, receives, has, need: np.ndarray, language: str) -> pd.Series:
         out = pd.Series(pd.NA, index=range(len(fam)), dtype="string")
-        need = (
-            np.zeros(len(fam), bool)
-            if which == "none"
-            else (np.ones(len(fam), bool) if which == "all" else error_score >= min_score)
-        )
         rows = np.flatnonzero(need)
         if len(rows):
             explainer = Explainer(self, language=language)
-            Xs = X.iloc[rows]
-            out.iloc[rows] = explainer.reasons(Xs, fam.iloc[rows], receives[rows], has[rows]).to_numpy()
+            out.iloc[rows] = explainer.reasons(X.iloc[rows], fam.iloc[rows], receives[rows], has[rows]).to_numpy()
         return out
 
     def score(self, families, members, *, reference_date=None, **kwargs) -> pd.DataFrame:
@@ -450,8 +354,6 @@ class TargetingModel:
         """
         out = self.score_records(families, members, reference_date=reference_date, **kwargs)
         if len(out.quarantine):
-            import warnings
-
             warnings.warn(
                 f"{out.quarantine[['table', 'row']].drop_duplicates().shape[0]} row(s) quarantined "
                 "and not scored; use score_records() to get the quarantine.",
@@ -461,185 +363,33 @@ class TargetingModel:
         return out.scores
 
     # ----------------------------------------------------------------------------------- save / load
-    def save(self, path) -> Path:
-        """Write the model as text and JSON (no pickles): ``model.json``, ``classifier.txt``."""
-        from ..outputs import atomic_path
+    def save(self, path, *, model_version: str | None = None) -> Path:
+        """Write the model as text and JSON (no pickles): ``model.json``, ``classifier.txt``.
 
-        path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
-        state = {
-            "format": "pkh-targeting-model/1",
-            "package_version": __version__,
-            "contract_version": contract_version(),
-            "config": self.config.model_dump(),
-            "rules": self.rules_.model_dump(),
-            "threshold": self.threshold_,
-            "builder": self.builder_.get_state(),
-            "feature_names": self.feature_names_,
-            "calibrator": self.calibrator_,
-            "welfare": welfare_state(self.welfare_) if self.welfare_ else None,
-            "welfare_sigma": getattr(self, "welfare_sigma_", None),
-            "training_summary": self.training_summary_,
-            "fingerprint": self.fingerprint_,
-            "cv_metrics": self.cv_metrics_,
-            "feature_bins": self.feature_bins_,
-            "evidence": self.evidence_,
-            "model_hash": self.model_hash(),
-            "model_version": getattr(self, "registered_version_", None),
-        }
-        with atomic_path(path / "classifier.txt") as tmp:
-            tmp.write_text(self.classifier_.model_to_string())
-        with atomic_path(path / "model.json") as tmp:
-            tmp.write_text(json.dumps(state, indent=1, default=_json_default))
-        return path
+        ``model_version`` (e.g. the registered ``NAME/VERSION``) is what scores of the loaded model
+        carry; by default the version the model was loaded as, if any.
+        """
+        return _persistence.save(self, path, model_version or getattr(self, "registered_version_", None))
 
     @classmethod
-    def load(cls, path) -> TargetingModel:
-        """Load a model written by `save`: JSON and LightGBM text only, nothing is unpickled."""
-        from ..rules import Rules
+    def load(cls, path, *, model_version: str | None = None, source_uri: str | None = None) -> TargetingModel:
+        """Load a model written by `save`: JSON and LightGBM text only, nothing is unpickled.
 
-        path = Path(path)
-        if not (path / "model.json").is_file():
-            raise FileNotFoundError(f"{path}: not a pkh-targeting model folder (no model.json).")
-        state = json.loads((path / "model.json").read_text())
-        if state.get("contract_version") != contract_version():
-            raise SchemaError(
-                f"model {path} was trained on data contract version {state.get('contract_version')}, "
-                f"this package reads version {contract_version()}."
-            )
-        model = cls(TrainConfig.model_validate(state["config"]))
-        model.rules_ = Rules.model_validate(state["rules"])
-        model.threshold_ = state["threshold"]
-        model.builder_ = PMTFeatureBuilder.from_state(state["builder"])
-        model.feature_names_ = state["feature_names"]
-        model.calibrator_ = state["calibrator"]
-        model.welfare_ = welfare_from_state(state["welfare"]) if state["welfare"] else None
-        model.welfare_sigma_ = state["welfare_sigma"]
-        model.training_summary_ = state["training_summary"]
-        model.cv_metrics_ = state["cv_metrics"]
-        model.feature_bins_ = state["feature_bins"]
-        model.evidence_ = state.get("evidence") or {}  # absent from models saved before 0.1.0's report
-        model.fingerprint_ = state["fingerprint"]
-        model.classifier_ = lgb.Booster(model_str=(path / "classifier.txt").read_text())
-        if state.get("model_version"):
-            model.registered_version_ = state["model_version"]
+        ``model_version`` and ``source_uri`` say where it was loaded from (a registry version),
+        over what the folder records.
+        """
+        model = _persistence.load(cls, path)
+        if model_version:
+            model.registered_version_ = model_version
+        if source_uri:
+            model.source_uri_ = source_uri
         return model
 
 
-def _merge(base: dict, update: dict) -> dict:
-    """``base`` with ``update`` merged in, nested dictionaries key by key."""
-    out = dict(base)
-    for k, v in update.items():
-        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
-    return out
+_REGION_COLUMNS = ("province_code", "regency_code", "district_code", "village_code")
 
 
-def _group_accuracy(oof: pd.DataFrame, families, members) -> pd.DataFrame:
-    """AUC and Brier of out-of-fold probabilities by `standard_groups` (fairlearn), with a flag for
-    groups under 100 labelled families."""
-    from fairlearn.metrics import MetricFrame, count
-    from sklearn.metrics import brier_score_loss, roc_auc_score
-
-    from ..metrics import standard_groups
-
-    groups = standard_groups(families, members).reindex(oof["family_id"].to_numpy())
-    y, p = oof["label"].to_numpy(bool), oof["p_eligible"].to_numpy()
-    auc = lambda a, b: roc_auc_score(a, b) if 0 < a.sum() < len(a) else np.nan  # noqa: E731
-    rows = []
-    for col in groups.columns:
-        mf = MetricFrame(
-            metrics={"auc": auc, "brier": brier_score_loss, "rows": count},
-            y_true=y,
-            y_pred=p,
-            sensitive_features=pd.Series(groups[col].astype(str).to_numpy(), name=col),
-        )
-        for level, r in mf.by_group.iterrows():
-            rows.append(
-                {
-                    "group": col,
-                    "level": level,
-                    "rows": int(r["rows"]),
-                    "auc": round(float(r["auc"]), 3),
-                    "brier": round(float(r["brier"]), 3),
-                    "too_small": int(r["rows"]) < 100,
-                }
-            )
-    return pd.DataFrame(rows)
-
-
-def _label_metrics(oof: pd.DataFrame) -> dict:
-    """AUC (with group-clustered interval), Brier and ECE of ``p_eligible`` per label source."""
-    from sklearn.metrics import roc_auc_score
-
-    from ..metrics import bootstrap_ci, calibration_summary
-
-    out = {}
-    for source, d in oof.groupby("source"):
-        y, p = d["label"].to_numpy(bool), d["p_eligible"].to_numpy()
-        if 0 < y.sum() < len(y):
-            auc = bootstrap_ci(
-                lambda a, b: roc_auc_score(a, b) if 0 < a.sum() < len(a) else np.nan,
-                y,
-                p,
-                clusters=d["group"].to_numpy(),
-                n_boot=100,
-            )
-            out[f"{source}_auc"] = auc["estimate"]
-            out[f"{source}_auc_low"], out[f"{source}_auc_high"] = auc["low"], auc["high"]
-        out.update({f"{source}_{k}": v for k, v in calibration_summary(y, p).items()})
-        out[f"{source}_rows"] = int(len(d))
-    return out
-
-
-def _json_default(o):
-    if isinstance(o, (np.integer, np.floating, np.bool_)):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
-
-
-def fingerprint_counts(families: pd.DataFrame, members: pd.DataFrame) -> dict:
-    """The additive parts of `data_fingerprint`: sums (mod 2**64) of row hashes and counts, so
-    that chunks of a batch add up to the fingerprint of the whole, in any order."""
-    from ..schema import load_contract
-
-    contract = load_contract()
-    out = {}
-    for name, df in (("families", families), ("members", members)):
-        cols = [c for c in contract[name].columns if c in df]
-        rows = pd.util.hash_pandas_object(df[cols], index=False).to_numpy()
-        out[f"{name}_hash"] = int(rows.sum(dtype=np.uint64))
-        out[name] = int(len(df))
-    out["beneficiaries"] = int(families["receives_pkh"].sum())
-    if "verified_eligible" in families:
-        v = families["verified_eligible"].dropna().astype(bool)
-        out.update(verified=int(len(v)), verified_eligible=int(v.sum()))
-    if "consumption_per_capita" in families:
-        out["surveyed"] = int(families["consumption_per_capita"].notna().sum())
-    return out
-
-
-def add_fingerprint_counts(a: dict, b: dict) -> dict:
-    """Sum two `fingerprint_counts` (row hashes modulo 2**64)."""
-    out = {k: a.get(k, 0) + b.get(k, 0) for k in sorted(a.keys() | b.keys())}
-    for k in out.keys() & {"families_hash", "members_hash"}:
-        out[k] %= 2**64
-    return out
-
-
-def data_fingerprint(families: pd.DataFrame | None = None, members=None, *, counts: dict | None = None) -> dict:
-    """Hash of the canonical tables (contract columns; row order does not matter) and label
-    counts; never the rows. Give the tables, or their `fingerprint_counts` summed over chunks."""
-    c = fingerprint_counts(families, members) if counts is None else counts
-    digest = hashlib.sha256(f"families {c['families_hash']} members {c['members_hash']}".encode())
-    fp = {k: c[k] for k in ("families", "members", "beneficiaries")}
-    fp = {"sha256": digest.hexdigest(), **fp}
-    if "verified" in c:
-        fp.update(
-            verified=c["verified"],
-            verified_eligible_share=c["verified_eligible"] / c["verified"] if c["verified"] else None,
-        )
-    if "surveyed" in c:
-        fp["surveyed"] = c["surveyed"]
-    return fp
+def _needs_reasons(which: str, error_score: np.ndarray, min_score: float) -> np.ndarray:
+    if which == "none":
+        return np.zeros(len(error_score), bool)
+    return np.ones(len(error_score), bool) if which == "all" else error_score >= min_score

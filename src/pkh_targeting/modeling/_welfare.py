@@ -5,9 +5,19 @@ from __future__ import annotations
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
+from scipy.optimize import nnls
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.linear_model import LinearRegression
-from sklearn.utils.validation import check_is_fitted
+from sklearn.metrics import r2_score
+from sklearn.model_selection import GroupKFold, KFold
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_array,
+    check_consistent_length,
+    check_is_fitted,
+    column_or_1d,
+    validate_data,
+)
 
 KINDS = ("stacked", "lightgbm", "ols")
 # small, regularised trees: survey samples are a few thousand families
@@ -152,26 +162,50 @@ class WelfareModel(RegressorMixin, BaseEstimator):
         values = X[self.split_by].to_numpy()
         return [(v, values == v) for v in (self.parts_ if hasattr(self, "parts_") else pd.unique(values))]
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.positive_only = True  # consumption: fitted on the log scale
+        tags.input_tags.allow_nan = True  # imputed by the training median (OLS); trees route missing values
+        tags.input_tags.categorical = True
+        tags.input_tags.string = True  # text columns are one-hot encoded
+        # trees alone, small and regularised for surveys of thousands, stay under R2 0.5 on 200 rows
+        tags.regressor_tags.poor_score = self.kind == "lightgbm"
+        return tags
+
+    def _frame(self, X, *, reset: bool) -> pd.DataFrame:
+        """``X`` as a DataFrame, checked as scikit-learn checks (sparse, complex, empty, feature count)."""
+        if isinstance(X, pd.DataFrame):
+            validate_data(self, X, reset=reset, skip_check_array=True)
+            if X.shape[1] == 0:
+                raise ValueError(f"0 feature(s) (shape={X.shape}) while a minimum of 1 is required.")
+            return X
+        arr = validate_data(self, X, reset=reset, dtype=None, ensure_all_finite="allow-nan")
+        return pd.DataFrame(arr, columns=[f"x{i}" for i in range(arr.shape[1])])
+
     def fit(self, X, y, sample_weight=None, groups=None):
         """Fit on log ``y``; ``groups`` (e.g. regency codes) make the stacking folds area-based."""
         if self.kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {self.kind!r}.")
-        X = pd.DataFrame(X)
-        y = np.asarray(y, dtype=np.float64)
+        if y is None:
+            raise ValueError("WelfareModel requires y to be passed, but the target y is None.")
+        X = self._frame(X, reset=True)
+        y = column_or_1d(check_array(y, ensure_2d=False, dtype=np.float64, ensure_all_finite=False), warn=True)
+        check_consistent_length(X, y)
+        if len(X) < 2:
+            raise ValueError(f"WelfareModel needs at least 2 families, got n_samples = {len(X)}.")
         if (y <= 0).any() or not np.isfinite(y).all():
             raise ValueError("consumption must be positive and finite to fit on the log scale.")
         if self.split_by is not None and self.split_by not in X:
             raise ValueError(f"split_by column {self.split_by!r} is not in X.")
         log_y = np.log(y)
-        w = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
-        self.feature_names_in_ = np.asarray(X.columns, dtype=object)
+        w = None if sample_weight is None else _check_sample_weight(sample_weight, X, ensure_non_negative=True)
         self.parts_ = list(pd.unique(X[self.split_by].to_numpy())) if self.split_by else [None]
         self.models_ = {}
         for key, mask in self._parts(X):
             Xp = X[mask] if self.split_by is None else X[mask].drop(columns=self.split_by)
             g = None if groups is None else np.asarray(groups)[mask]
             self.models_[key] = self._fit_one(Xp, log_y[mask], None if w is None else w[mask], g)
-        resid = log_y - self.predict_log(X)
+        resid = log_y - self._predict_frame(X)
         self.smearing_ = float(np.average(np.exp(resid), weights=w))
         return self
 
@@ -199,9 +233,6 @@ class WelfareModel(RegressorMixin, BaseEstimator):
     def _fit_stacked(self, X, log_y, w, groups):
         """OLS and LightGBM blended with non-negative weights chosen on out-of-fold predictions
         (folds by ``groups`` when given), so the blend is as good as the better one out of sample."""
-        from scipy.optimize import nnls
-        from sklearn.model_selection import GroupKFold, KFold
-
         splitter = (
             GroupKFold(min(5, len(np.unique(groups))))
             if groups is not None and len(np.unique(groups)) >= 2
@@ -259,12 +290,14 @@ class WelfareModel(RegressorMixin, BaseEstimator):
         check_is_fitted(self, "models_")
         if self.split_by is not None:
             raise NotImplementedError("contributions of split models are not implemented; fit without split_by.")
-        return self._contrib_one(self.models_[None], pd.DataFrame(X))
+        return self._contrib_one(self.models_[None], self._frame(X, reset=False))
 
     def predict_log(self, X) -> np.ndarray:
         """Predicted log consumption per capita."""
         check_is_fitted(self, "models_")
-        X = pd.DataFrame(X)
+        return self._predict_frame(self._frame(X, reset=False))
+
+    def _predict_frame(self, X: pd.DataFrame) -> np.ndarray:
         out = np.full(len(X), np.nan)
         for key, mask in self._parts(X):
             m = self.models_.get(key)
@@ -280,8 +313,6 @@ class WelfareModel(RegressorMixin, BaseEstimator):
 
     def score(self, X, y, sample_weight=None, log=False):
         """R² of log consumption (``log=True``: ``y`` is already in logs)."""
-        from sklearn.metrics import r2_score
-
         y = np.asarray(y, dtype=np.float64)
         return r2_score(y if log else np.log(y), self.predict_log(X), sample_weight=sample_weight)
 

@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
+from ..records.contract import load_contract
 from ..rules import apply_rules, load_rules
-from ..schema import load_contract
 from ._dwelling import make_dwelling
 from ._identity import DEFECTS, inject_defects, make_addresses, make_names, make_niks
 from ._people import make_composition, make_members
@@ -270,12 +270,17 @@ def generate_registry(
     no_nik = (ages == 0) & (rng.random(len(mem)) < 0.3)
     mem["nik"] = pd.Series(mem["nik"], dtype="string").where(~no_nik)
     heads = mem[head]
+    head_names = make_names(heads.sex.to_numpy(), rng)
+    # members' names from a stream of their own, so that adding them changed no other draw; the head's
+    # name is the family's head_name
+    mem["name"] = make_names(mem.sex.to_numpy(), np.random.default_rng([seed, 11]))
+    mem.loc[head, "name"] = head_names
     families = pd.concat(
         [
             pd.DataFrame(
                 {
                     "family_id": family_id,
-                    "head_name": make_names(heads.sex.to_numpy(), rng),
+                    "head_name": head_names,
                     "address": make_addresses(n_families, rng),
                     "province_code": v.province_code,
                     "regency_code": v.regency_code,

@@ -1,0 +1,122 @@
+"""``rank`` and ``feedback``: the lists for a verification round, and the results coming back."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ..tracking import load_model
+from ..verification import make_lists, read_feedback
+from ._app import TrackingUri, console, err_console, friendly, print_table, store_for
+
+
+@friendly
+def rank(
+    scores: Annotated[Path, typer.Option(help="scores.parquet (folder or file) written by score.")],
+    families: Annotated[Path, typer.Option(help="The batch's families table: names and addresses for the visit.")],
+    budget: Annotated[int, typer.Option(min=1, help="Visits in all, audit sample included.")],
+    out: Annotated[Path, typer.Option(help="Output folder.")] = Path("lists"),
+    by: Annotated[str, typer.Option(help="district_code or village_code.")] = "district_code",
+    audit_share: Annotated[float, typer.Option(min=0, max=0.99, help="Share of visits drawn at random.")] = 0.1,
+    inclusion_share: Annotated[float, typer.Option(min=0, max=1, help="Share of visits for the inclusion list.")] = 0.5,
+    priority: Annotated[str, typer.Option(help="value (probability x rupiah) or probability.")] = "value",
+    members: Annotated[
+        Path | None, typer.Option(help="The batch's members table: for --model, and for public lists (uji publik).")
+    ] = None,
+    public_lists: Annotated[
+        bool, typer.Option(help="With --members: also write public lists of the whole batch (uji publik).")
+    ] = True,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            help="The model that scored the batch (folder or MLflow URI): listed families without reasons get "
+            "them (scored with --reasons none, or below the reasons threshold). Needs --members."
+        ),
+    ] = None,
+    language: Annotated[str, typer.Option(help="Headers and reasons: id or en.")] = "id",
+    seed: Annotated[int, typer.Option(help="Seed of the audit sample.")] = 0,
+    tracking_uri: TrackingUri = None,
+    reference_date: Annotated[
+        str | None,
+        typer.Option(help="With --model: the date the batch was scored for; by default the one its manifest records."),
+    ] = None,
+):
+    """Rank families for field verification within a budget; write Excel/CSV lists and a summary."""
+    if model is not None and members is None:
+        raise ValueError("--model explains the listed families from their records: give --members too.")
+    store_for(model, tracking_uri, record=False)
+    with console.status("ranking and writing the lists"):
+        lists = make_lists(
+            scores,
+            families,
+            budget,
+            out,
+            members=members,
+            public_lists=public_lists,
+            model=load_model(model) if model else None,
+            language=language,
+            reference_date=reference_date,
+            by=by,
+            audit_share=audit_share,
+            inclusion_share=inclusion_share,
+            priority=priority,
+            seed=seed,
+        )
+    _print_lists(lists, budget, out)
+
+
+def _print_lists(lists, budget: int, out) -> None:
+    rows = [
+        (
+            t,
+            f"{g.visits.sum():,}",
+            f"{g.audit_visits.sum():,}",
+            f"{g.expected_errors_found.sum():,.1f}",
+            f"{g.expected_errors_random.sum():,.1f}",
+            f"{g.rupiah_at_stake.sum():,.0f}",
+        )
+        for t, g in lists.summary.groupby("list")
+    ]
+    columns = ["list", "visits", "audit", "expected errors", "random visits", "rupiah at stake"]
+    print_table(f"verification lists ({budget:,} visits)", columns, rows)
+    console.print(f"{len(lists.paths)} list file(s), ranked.parquet and summary.csv written to [bold]{out}[/]")
+    if lists.unexplained:
+        console.print(
+            f"{lists.unexplained:,} listed families have no reasons: --model MODEL --members FILE explains them."
+        )
+
+
+@friendly
+def feedback(
+    lists: Annotated[Path, typer.Option(help="Folder written by rank (holds ranked.parquet).")],
+    results: Annotated[
+        list[Path], typer.Option(help="Returned list(s) with the result column filled (.xlsx or .csv).")
+    ],
+    out: Annotated[Path | None, typer.Option(help="Output folder; the lists folder by default.")] = None,
+):
+    """Read field results: precision of the ranked visits, leakage and undercoverage from the audit
+    sample (Horvitz-Thompson, 95% intervals), and verified_eligible outcomes for retraining."""
+    est, bad = read_feedback(lists, results, out)
+    counts = (
+        "visited",
+        "not_found_or_moved",
+        "bad_results",
+        "inclusion_precision_ranked",
+        "exclusion_precision_ranked",
+    )
+    rows = [(k, f"{est[k]:.3f}" if isinstance(est[k], float) else f"{est[k]:,}") for k in counts]
+    rows += [
+        (f"{k} (audit estimate)", f"{est[k]:.3f} ({est[k + '_low']:.3f}-{est[k + '_high']:.3f})")
+        for k in ("leakage", "undercoverage")
+    ]
+    print_table("field results", ["measure", "value"], rows)
+    if len(bad):
+        err_console.print(
+            f"[yellow]warning:[/] {len(bad)} result(s) not understood (see bad_results.csv); "
+            f"use: {bad.expected.iloc[0]}"
+        )
+    console.print(
+        f"verified_outcomes.csv (for retraining), bad_results.csv and feedback.json written to [bold]{out or lists}[/]"
+    )

@@ -1,0 +1,134 @@
+"""``train`` and ``score``: a model from labelled records, and scores of a new batch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+import typer
+
+from .. import jobs
+from ..scoring import CHUNK_FAMILIES
+from ._app import (
+    LocalIfDown,
+    NoTracking,
+    ReferenceDate,
+    TrackingUri,
+    as_date,
+    console,
+    friendly,
+    print_path,
+    print_table,
+    print_validation,
+    progress,
+    store_for,
+    warnings_to_stderr,
+)
+
+
+@friendly
+def train(
+    families: Annotated[Path, typer.Option(help="Families table with outcome columns (.csv, .parquet, .xlsx).")],
+    members: Annotated[Path, typer.Option(help="Members table.")],
+    config: Annotated[Path | None, typer.Option(help="Training config YAML; configs/train.yaml by default.")] = None,
+    out: Annotated[Path, typer.Option(help="Folder for the saved model.")] = Path("models/latest"),
+    register: Annotated[
+        str | None, typer.Option(help="Register the model under this name (alias challenger; champion if none yet).")
+    ] = None,
+    holdout_families: Annotated[
+        Path | None, typer.Option(help="Held-out labelled families for held-out metrics.")
+    ] = None,
+    holdout_members: Annotated[Path | None, typer.Option(help="Members of the held-out families.")] = None,
+    tracking_uri: TrackingUri = None,
+    no_tracking: NoTracking = False,
+    local_if_down: LocalIfDown = False,
+    reference_date: ReferenceDate = None,
+):
+    """Train the targeting model; the last line printed is the model's folder, or its MLflow URI."""
+    store = store_for(None, tracking_uri, record=not no_tracking, local_if_down=local_if_down)
+    holdout = (holdout_families, holdout_members) if holdout_families and holdout_members else None
+    with console.status("training (grouped cross-validation by regency) and recording the run"):
+        done = jobs.train(
+            families,
+            members,
+            config=config,
+            out=out,
+            store=store,
+            register=register,
+            holdout=holdout,
+            reference_date=as_date(reference_date),
+        )
+    model = done.model
+    rows = [
+        (k, f"{v:.3f}" if isinstance(v, float) else v)
+        for k, v in {**model.training_summary_, **model.cv_metrics_}.items()
+    ]
+    print_table("training", ["measure", "value"], rows)
+    print_path(f"model saved to {done.path.resolve()}")
+    if done.record is None:
+        print_path(done.path.resolve())
+    else:
+        print_path(f"MLflow run {done.record.run_id} in {store.uri}")
+        print_path(done.record.uri)
+
+
+@friendly
+def score(
+    model: Annotated[str, typer.Option(help="Model folder, or MLflow URI such as models:/NAME@champion.")],
+    families: Annotated[Path, typer.Option(help="Families table (.parquet file or folder, .csv, .xlsx).")],
+    members: Annotated[Path, typer.Option(help="Members table.")],
+    out: Annotated[Path, typer.Option(help="Output folder.")] = Path("scores"),
+    rules: Annotated[
+        str | None, typer.Option(help="Rules version the batch is for; refused if the model's differs.")
+    ] = None,
+    language: Annotated[str, typer.Option(help="Language of the reasons: id or en.")] = "id",
+    reasons: Annotated[
+        Literal["auto", "all", "none"],
+        typer.Option(
+            help="Families given reasons: auto (error score 0.2 or more), all, or none (fastest; rank --model "
+            "explains the listed families later)."
+        ),
+    ] = "auto",
+    chunk_size: Annotated[
+        int, typer.Option(min=1000, help="Families per chunk: memory grows with it, not with the batch.")
+    ] = CHUNK_FAMILIES,
+    jobs_: Annotated[
+        int,
+        typer.Option(
+            "--jobs",
+            help="Chunks scored at once, each in its own process; -1: one per core. Memory grows with jobs x "
+            "chunk size (about 0.6 GB per job with chunks of 100,000 families).",
+        ),
+    ] = -1,
+    engine: Annotated[
+        Literal["pandas", "dask"],
+        typer.Option(help="pandas (chunks on this machine) or dask (a partitioned dataset on a cluster)."),
+    ] = "pandas",
+    scheduler: Annotated[
+        str | None, typer.Option(help="Dask scheduler address; a LocalCluster on this machine by default.")
+    ] = None,
+    tracking_uri: TrackingUri = None,
+    no_tracking: NoTracking = False,
+    local_if_down: LocalIfDown = False,
+    reference_date: ReferenceDate = None,
+):
+    """Score a batch: write scores.parquet (a folder of parts) and quarantine.csv, and record the batch
+    in MLflow."""
+    store = store_for(model, tracking_uri, record=not no_tracking, local_if_down=local_if_down)
+    options = {"reference_date": as_date(reference_date), "language": language, "reasons": reasons}
+    with progress() as bar, warnings_to_stderr():
+        task = bar.add_task(f"scoring on {engine}", total=None)
+        if engine == "pandas":
+            options.update(
+                chunk_size=chunk_size,
+                n_jobs=jobs_,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
+        done = jobs.score(
+            model, families, members, out, store=store, rules=rules, engine=engine, scheduler=scheduler, **options
+        )
+    print_validation(done.summary)
+    console.print(f"scored {done.summary.n_scored:,} families with {done.model.model_version}")
+    if done.run_id:
+        console.print(f"batch recorded as MLflow run {done.run_id}")
+    console.print(f"scores.parquet and quarantine.csv written to [bold]{out}[/]")

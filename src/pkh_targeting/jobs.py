@@ -1,0 +1,175 @@
+"""The jobs the command line runs, each a short chain of library calls; `demo` runs them in order.
+
+A job reads what it is given (files or tables), calls the library and returns what it did; it
+prints nothing. ``pkh-targeting train|score|...`` parse their options, call one job and print.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from .modeling import TargetingModel
+from .outputs import write_csv
+from .records import ValidationResult, read_records, validate_records
+from .reporting import write_report
+from .scoring import BatchSummary, score_dataset, score_files
+from .synth import generate_registry
+from .tracking import Store, TrainingRecord, configure, load_model, log_scoring, log_training
+from .verification import Lists, make_lists
+
+DEMO_MODEL = "pkh-targeting-demo"
+DEMO_VISITS = 200
+
+
+def _records(families, members) -> tuple[pd.DataFrame, pd.DataFrame]:
+    if isinstance(families, pd.DataFrame) and isinstance(members, pd.DataFrame):
+        return families, members
+    return read_records(families, members)
+
+
+@dataclass
+class Trained:
+    """A trained model, where it was saved, and its run (None without tracking)."""
+
+    model: TargetingModel
+    path: Path
+    record: TrainingRecord | None = None
+
+
+def train(
+    families,
+    members,
+    *,
+    config=None,
+    out="models/latest",
+    store: Store | None = None,
+    register: str | None = None,
+    holdout: tuple | None = None,
+    reference_date=None,
+) -> Trained:
+    """Fit a `TargetingModel` on the records (files or tables), record it in ``store`` (none: not
+    recorded), optionally register it, and save it to ``out`` with the version its scores carry."""
+    fam, mem = _records(families, members)
+    model = TargetingModel(config).fit(fam, mem, reference_date=reference_date)
+    record = None
+    if store is not None:
+        held = _records(*holdout) if holdout else None
+        record = log_training(
+            model, fam, mem, store=store, register=register, holdout=held, reference_date=reference_date
+        )
+    path = model.save(out, model_version=record.model_version if record else None)
+    return Trained(model, path, record)
+
+
+@dataclass
+class Scored:
+    """A scored batch: the model used, the batch's summary, and its run (None without tracking)."""
+
+    model: TargetingModel
+    summary: BatchSummary
+    run_id: str | None = None
+
+
+def score(
+    model,
+    families,
+    members,
+    out,
+    *,
+    store: Store | None = None,
+    rules: str | None = None,
+    engine: str = "pandas",
+    scheduler: str | None = None,
+    **options,
+) -> Scored:
+    """Score a batch's files into ``out`` with ``model`` (a `TargetingModel`, folder or MLflow URI),
+    on this machine (`score_files`) or on Dask (`score_dataset`), and record it in ``store``.
+
+    ``rules`` is the rules version the batch is for: refused if the model's differs. ``options``
+    go to the engine (``reference_date``, ``language``, ``reasons``; ``chunk_size``, ``n_jobs`` and
+    ``progress`` for pandas).
+    """
+    loaded = model if isinstance(model, TargetingModel) else load_model(model)
+    loaded.require_rules(rules)
+    if engine == "dask":
+        summary = score_dataset(loaded, families, members, out, scheduler=scheduler, **options)
+    elif engine == "pandas":
+        summary = score_files(loaded, families, members, out, **options)
+    else:
+        raise ValueError(f"engine must be 'pandas' or 'dask', got {engine!r}.")
+    run_id = log_scoring(loaded, summary, store=store)[0] if store is not None else None
+    return Scored(loaded, summary, run_id)
+
+
+@dataclass
+class Demo:
+    """What the demo did: validation of the registry, the model, the scored batch and the lists."""
+
+    validation: ValidationResult
+    trained: Trained
+    scored: Scored
+    lists: Lists
+    store: Store
+    outputs: list = field(default_factory=list)  # (what, where)
+
+
+def demo(n_families: int = 20_000, out="demo-output", *, seed: int = 0, step=None) -> Demo:
+    """The whole job on a synthetic registry: generate a registry (1% defects) and a new batch,
+    validate, train and register, score the batch with the champion, rank it for 200 visits with
+    reasons, and write the audit report. ``step(description)`` is called as each step starts."""
+    step = step or (lambda description: None)
+    out = Path(out)
+    store = configure()
+    outputs = []
+    step(f"generating a registry of {n_families:,} families (1% with defects) and a new batch")
+    reg = generate_registry(n_families, seed, regions_seed=seed, defect_rate=0.01)
+    registry = reg.write(out / "registry")
+    batch = generate_registry(max(n_families // 4, 1000), seed + 1, regions_seed=seed, defect_rate=0.01)
+    new_batch = batch.write(out / "new-batch")
+    files = new_batch / "families.parquet", new_batch / "members.parquet"
+    outputs.append(("synthetic registry (families, members, truth)", registry))
+
+    step("validating against the data contract")
+    res = validate_records(reg.families, reg.members, reference_date=reg.reference_date)
+    outputs.append(
+        (f"quarantine ({len(res.quarantine):,} problems)", write_csv(res.quarantine, out / "quarantine.csv"))
+    )
+
+    step("training the targeting model, recording it in MLflow and registering it")
+    trained = train(
+        reg.families,
+        reg.members,
+        out=out / "model",
+        store=store,
+        register=DEMO_MODEL,
+        holdout=(batch.families, batch.members),
+        reference_date=reg.reference_date,
+    )
+    outputs.append((f"model {DEMO_MODEL} version {trained.record.version}", trained.path))
+
+    step("scoring the new batch with the champion")
+    options = {"reference_date": batch.reference_date, "chunk_size": max(len(batch.families) // 2, 1000)}
+    scored = score(f"models:/{DEMO_MODEL}@champion", *files, out / "scores", store=store, **options)
+    outputs.append((f"scores of {scored.summary.n_scored:,} families (MLflow run {scored.run_id[:8]})", out / "scores"))
+
+    step(f"ranking for {DEMO_VISITS} visits and writing the field lists")
+    scores = out / "scores" / "scores.parquet"
+    lists = make_lists(
+        scores,
+        files[0],
+        DEMO_VISITS,
+        out / "lists",
+        members=files[1],
+        public_lists=False,
+        model=scored.model,
+        seed=seed,
+    )
+    audit = int(lists.ranked["audit"].sum())
+    outputs.append((f"{len(lists.ranked)} visits ({audit} random audit) in {len(lists.paths)} files", out / "lists"))
+
+    step("writing the audit report")
+    outputs.append(("audit report", write_report(scored.model, out / "report.html", scores=scores)))
+    return Demo(res, trained, scored, lists, store, [(what, str(where)) for what, where in outputs])

@@ -1,0 +1,28 @@
+"""Verification: budgeted lists per district or village, the field lists, and the results coming back."""
+
+from ._explain_lists import explain_lists
+from ._feedback import bad_results, estimate_errors, outcomes_for_retraining, read_results
+from ._field_lists import HEADERS, RESULT_CODES, field_table, public_list, write_field_lists, write_public_lists
+from ._lists import Lists, make_lists, read_feedback, read_ranked
+from ._ranking import benefit_at_stake, rank_for_verification, summarize_lists
+
+__all__ = [
+    "HEADERS",
+    "RESULT_CODES",
+    "Lists",
+    "bad_results",
+    "benefit_at_stake",
+    "estimate_errors",
+    "explain_lists",
+    "field_table",
+    "make_lists",
+    "outcomes_for_retraining",
+    "public_list",
+    "rank_for_verification",
+    "read_feedback",
+    "read_ranked",
+    "read_results",
+    "summarize_lists",
+    "write_field_lists",
+    "write_public_lists",
+]

@@ -1,0 +1,128 @@
+"""Feedback from the field: read returned lists, measure the ranking, estimate error rates."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..exceptions import SchemaError
+from ._field_lists import HEADERS, RESULT_CODES
+
+# accepted spellings of each result, Indonesian included
+_RESULTS = {
+    "eligible": "eligible",
+    "layak": "eligible",
+    "not eligible": "not eligible",
+    "tidak layak": "not eligible",
+    "not_eligible": "not eligible",
+    "not found": "not found",
+    "tidak ditemukan": "not found",
+    "not_found": "not found",
+    "moved": "moved",
+    "pindah": "moved",
+}
+
+
+def _header_frame(raw: pd.DataFrame, source: str) -> pd.DataFrame:
+    """Rows under the header line of a returned list (sheets start with a few note lines)."""
+    ids = {h["family_id"] for h in HEADERS.values()}
+    for i in range(min(len(raw), 20)):
+        row = [str(v).strip() for v in raw.iloc[i].tolist()]
+        if ids & set(row):
+            body = raw.iloc[i + 1 :].copy()
+            body.columns = row
+            return body
+    raise SchemaError(f"{source}: no header row with a family ID column ({' / '.join(sorted(ids))}).")
+
+
+def read_results(path) -> pd.DataFrame:
+    """Family IDs and visit results from a returned list (the Excel workbook, all sheets, or the CSV)."""
+    path = Path(path)
+    if path.suffix.lower() in (".xlsx", ".xlsm"):
+        sheets = pd.read_excel(path, sheet_name=None, header=None, dtype=object)
+        frames = [_header_frame(df, f"{path}:{name}") for name, df in sheets.items()]
+    elif path.suffix.lower() == ".csv":
+        frames = [_header_frame(pd.read_csv(path, header=None, dtype=str, encoding="utf-8-sig"), str(path))]
+    else:
+        raise SchemaError(f"{path}: results must be a returned .xlsx or .csv list.")
+    rows = []
+    for f in frames:
+        lang = next(k for k, h in HEADERS.items() if h["family_id"] in f.columns)
+        h = HEADERS[lang]
+        if h["result"] not in f.columns:
+            raise SchemaError(f"{path}: the list has no '{h['result']}' column.")
+        rows.append(
+            pd.DataFrame(
+                {
+                    "family_id": f[h["family_id"]].astype("string").str.strip(),
+                    "result_raw": f[h["result"]].astype("string").str.strip(),
+                }
+            )
+        )
+    out = pd.concat(rows, ignore_index=True).dropna(subset=["family_id"])
+    out["result"] = out["result_raw"].str.lower().map(_RESULTS)
+    return out
+
+
+def estimate_errors(ranked: pd.DataFrame, results: pd.DataFrame, *, n_boot: int = 1000, seed: int = 0) -> dict:
+    """Realised precision of the ranked visits, and Horvitz-Thompson estimates of leakage and
+    undercoverage from the ranked visits plus the random audit sample, with bootstrap intervals.
+
+    Visits with results "not found" or "moved" are counted and left out of the estimates.
+    """
+    r = ranked.merge(results[["family_id", "result"]], on="family_id", how="left")
+    out = {"bad_results": int(len(bad_results(results)))}
+    known = r["result"].isin(["eligible", "not eligible"])
+    out["visited"] = int(r["result"].notna().sum())
+    out["not_found_or_moved"] = int(r["result"].isin(["not found", "moved"]).sum())
+    err = np.where(r["list"] == "inclusion", r["result"] == "not eligible", r["result"] == "eligible")
+    for t in ("inclusion", "exclusion"):
+        m = (r["list"] == t) & ~r["audit"] & known
+        out[f"{t}_precision_ranked"] = float(err[m].mean()) if m.any() else float("nan")
+        out[f"{t}_ranked_with_result"] = int(m.sum())
+    rng = np.random.default_rng(seed)
+
+    def totals(idx_audit: dict) -> dict:
+        tot = {}
+        for t in ("inclusion", "exclusion"):
+            rank = (r["list"] == t) & ~r["audit"] & known
+            aud = r.index[(r["list"] == t) & r["audit"] & known].to_numpy()
+            aud = aud[idx_audit[t]] if idx_audit else aud
+            pool_rest = r.loc[(r["list"] == t) & r["audit"], "selection_probability"]
+            n_audit_drawn = int(((r["list"] == t) & r["audit"]).sum())
+            n_rest = n_audit_drawn / pool_rest.iloc[0] if len(pool_rest) and pool_rest.iloc[0] > 0 else 0.0
+            # errors: ranked observed directly; the rest estimated from the audit's error share
+            share = err[aud].mean() if len(aud) else np.nan
+            tot[t] = (err[rank].sum() + n_rest * share, rank.sum() + n_rest)
+        return tot
+
+    def rates(tot):
+        (incl_err, n_ben), (excl_err, _) = tot["inclusion"], tot["exclusion"]
+        eligible = n_ben - incl_err + excl_err
+        return incl_err / n_ben, excl_err / eligible
+
+    est = rates(totals({}))
+    sizes = {t: int(((r["list"] == t) & r["audit"] & known).sum()) for t in ("inclusion", "exclusion")}
+    boots = np.array([rates(totals({t: rng.integers(0, n, n) for t, n in sizes.items()})) for _ in range(n_boot)])
+    for j, name in enumerate(("leakage", "undercoverage")):
+        out[name] = float(est[j])
+        out[f"{name}_low"], out[f"{name}_high"] = (float(np.nanquantile(boots[:, j], q)) for q in (0.025, 0.975))
+    out["audit_with_result"] = sizes
+    return out
+
+
+def outcomes_for_retraining(results: pd.DataFrame) -> pd.DataFrame:
+    """``family_id, verified_eligible`` for the visits with a usable result, to merge into the
+    families table before the next `TargetingModel.fit`."""
+    ok = results[results["result"].isin(["eligible", "not eligible"])]
+    return pd.DataFrame(
+        {"family_id": ok["family_id"].to_numpy(), "verified_eligible": (ok["result"] == "eligible").to_numpy()}
+    ).drop_duplicates("family_id", keep="last")
+
+
+def bad_results(results: pd.DataFrame) -> pd.DataFrame:
+    """Rows whose result is filled but not one of the accepted values (reported, never guessed)."""
+    bad = results[results["result_raw"].notna() & (results["result_raw"] != "") & results["result"].isna()]
+    return bad.assign(expected=", ".join(RESULT_CODES))

@@ -1,0 +1,159 @@
+"""Field-ready exports: verification lists (Excel per regency, CSV) and public lists for uji publik."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pandas as pd
+from openpyxl import Workbook
+from openpyxl.styles import Font
+
+from ..outputs import atomic_path, neutralize_formulas, write_csv
+from ..privacy import mask_nik
+
+# fixed column order; headers from one mapping
+FIELD_COLUMNS = [
+    "rank",
+    "family_id",
+    "head_name",
+    "address",
+    "village_code",
+    "receives_pkh",
+    "list",
+    "error_score",
+    "benefit_at_stake_rp",
+    "reasons",
+    "audit",
+    "result",
+    "notes",
+]
+# what the visit needs from the families table, besides the scores
+VISIT_COLUMNS = ["family_id", "head_name", "address"]
+HEADERS = {
+    "id": {
+        "rank": "No",
+        "family_id": "ID keluarga",
+        "head_name": "Nama kepala keluarga",
+        "address": "Alamat",
+        "village_code": "Kode desa",
+        "receives_pkh": "Status penerima PKH",
+        "list": "Jenis kesalahan",
+        "error_score": "Skor",
+        "benefit_at_stake_rp": "Bantuan per tahun (Rp)",
+        "reasons": "Alasan",
+        "audit": "Sampel acak",
+        "result": "Hasil kunjungan",
+        "notes": "Catatan",
+    },
+    "en": {
+        "rank": "Rank",
+        "family_id": "Family ID",
+        "head_name": "Head of family",
+        "address": "Address",
+        "village_code": "Village code",
+        "receives_pkh": "PKH beneficiary",
+        "list": "Error type",
+        "error_score": "Score",
+        "benefit_at_stake_rp": "Yearly benefit (Rp)",
+        "reasons": "Reasons",
+        "audit": "Random audit",
+        "result": "Visit result",
+        "notes": "Notes",
+    },
+}
+VALUES = {
+    "id": {True: "Ya", False: "Tidak", "inclusion": "inklusi", "exclusion": "eksklusi"},
+    "en": {True: "yes", False: "no", "inclusion": "inclusion", "exclusion": "exclusion"},
+}
+RESULT_CODES = ("eligible", "not eligible", "not found", "moved")
+_NOTE = {
+    "id": "Daftar ini memuat nama dan alamat untuk kunjungan lapangan: data pribadi, jangan disebarkan. "
+    "Isi kolom Hasil kunjungan dengan: eligible, not eligible, not found, moved.",
+    "en": "This list carries names and addresses for the field visit: personal data, do not share. "
+    "Fill the Visit result column with: eligible, not eligible, not found, moved.",
+}
+
+
+def field_table(ranked: pd.DataFrame, families: pd.DataFrame, *, language: str = "id") -> pd.DataFrame:
+    """The visit list in its fixed column order and language: ranked rows plus the name and
+    address the visit needs, blank result and notes columns; nothing else personal."""
+    if language not in HEADERS:
+        raise ValueError(f"language must be 'id' or 'en', got {language!r}.")
+    who = families[VISIT_COLUMNS].drop_duplicates("family_id")
+    t = ranked.merge(who, on="family_id", how="left", validate="many_to_one")
+    t["receives_pkh"] = t["receives_pkh"].map(VALUES[language])
+    t["list"] = t["list"].map(VALUES[language])
+    t["audit"] = t["audit"].map(VALUES[language])
+    t["error_score"] = t["error_score"].round(3)
+    t["result"] = ""
+    t["notes"] = ""
+    return t[FIELD_COLUMNS + ["district_code", "regency_code"]]
+
+
+def write_field_lists(
+    ranked: pd.DataFrame, families: pd.DataFrame, out_dir, *, language: str = "id", date: dt.date | None = None
+) -> list[Path]:
+    """One Excel workbook per regency (a sheet per district) and one CSV (``utf-8-sig``) per regency.
+
+    Each sheet starts with the model and rules version, the date and a personal-data note; cells a
+    spreadsheet would run as formulas are neutralised.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    date = date or dt.date.today()
+    table = field_table(ranked, families, language=language)
+    heads = HEADERS[language]
+    versions = ranked[["model_version", "rules_version"]].drop_duplicates().astype(str).agg(" / ".join, axis=1)
+    header = [
+        f"model / rules: {', '.join(versions)}",
+        f"{'tanggal' if language == 'id' else 'date'}: {date.isoformat()}",
+        _NOTE[language],
+    ]
+    paths = []
+    for regency, reg in table.groupby("regency_code", sort=True):
+        body = neutralize_formulas(reg[FIELD_COLUMNS]).rename(columns=heads)
+        wb = Workbook()
+        wb.remove(wb.active)
+        for district, d in body.groupby(reg["district_code"].to_numpy(), sort=True):
+            ws = wb.create_sheet(str(district))
+            for line in header:
+                ws.append([line])
+            ws.append([])
+            ws.append(list(body.columns))
+            for cell in ws[ws.max_row]:
+                cell.font = Font(bold=True)
+            for row in d.itertuples(index=False):
+                ws.append([None if pd.isna(v) else v for v in row])
+            ws.freeze_panes = ws.cell(row=len(header) + 3, column=1)
+        path = out / f"verifikasi_{regency}.xlsx"
+        with atomic_path(path) as tmp:
+            wb.save(tmp)
+        paths.append(path)
+        paths.append(write_csv(body.assign(**{heads["notes"]: ""}), out / f"verifikasi_{regency}.csv"))
+    return paths
+
+
+def public_list(families: pd.DataFrame, members: pd.DataFrame) -> pd.DataFrame:
+    """Beneficiaries per village for public scrutiny (uji publik): head's name, village and masked
+    NIK (first 6 and last 4 digits). No scores, no reasons."""
+    ben = families[families["receives_pkh"].astype(bool)]
+    heads = members[members["relationship"] == 1].drop_duplicates("family_id").set_index("family_id")["nik"]
+    out = pd.DataFrame(
+        {
+            "village_code": ben["village_code"].to_numpy(),
+            "family_id": ben["family_id"].to_numpy(),
+            "head_name": ben["head_name"].to_numpy(),
+            "nik_masked": mask_nik(heads.reindex(ben["family_id"].to_numpy())).to_numpy(),
+        }
+    )
+    return out.sort_values(["village_code", "head_name", "family_id"], ignore_index=True)
+
+
+def write_public_lists(families: pd.DataFrame, members: pd.DataFrame, out_dir) -> list[Path]:
+    """One CSV per village of `public_list`."""
+    out = Path(out_dir)
+    return [
+        write_csv(g, out / f"uji_publik_{village}.csv")
+        for village, g in public_list(families, members).groupby("village_code")
+    ]

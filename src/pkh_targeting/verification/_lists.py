@@ -1,0 +1,128 @@
+"""The lists folder: what `make_lists` writes for a verification round and `read_feedback` reads back.
+
+::
+
+    OUT/ranked.parquet              the chosen visits (`rank_for_verification`), with reasons
+    OUT/summary.csv                 expected errors and rupiah per unit and list, against random visits
+    OUT/field/verifikasi_<regency>  Excel (a sheet per district) and CSV lists for the teams
+    OUT/public/uji_publik_<village> public lists of the batch's beneficiaries (with the members table)
+    OUT/verified_outcomes.csv ...   written by `read_feedback` when the results come back
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from ..outputs import atomic_path, write_csv, write_parquet
+from ..records import read_records_of, read_table
+from ..scoring import read_manifest, read_scores
+from ._explain_lists import explain_lists
+from ._feedback import bad_results, estimate_errors, outcomes_for_retraining, read_results
+from ._field_lists import VISIT_COLUMNS, write_field_lists, write_public_lists
+from ._ranking import rank_for_verification, summarize_lists
+
+RANKED = "ranked.parquet"
+SUMMARY = "summary.csv"
+
+
+@dataclass
+class Lists:
+    """A verification round as written by `make_lists`."""
+
+    ranked: pd.DataFrame
+    summary: pd.DataFrame
+    paths: list = field(default_factory=list)
+
+    @property
+    def unexplained(self) -> int:
+        """Listed families without reasons (explained by passing the model and the members)."""
+        return int(self.ranked["reasons"].isna().sum())
+
+
+def make_lists(
+    scores,
+    families,
+    budget: int,
+    out,
+    *,
+    members=None,
+    public_lists: bool = True,
+    model=None,
+    language: str = "id",
+    reference_date=None,
+    **ranking,
+) -> Lists:
+    """Rank a scored batch for ``budget`` visits and write the lists folder ``out`` (see the module).
+
+    Parameters
+    ----------
+    scores : path
+        ``scores.parquet`` written by `score_files` (a folder with its manifest, or a file).
+    families, members : path or DataFrame
+        The batch's records: names and addresses for the visit; with ``members``, public lists of
+        the whole batch (unless ``public_lists=False``).
+    model : TargetingModel, optional
+        The model that scored the batch: listed families without reasons get them
+        (`explain_lists`), on ``reference_date`` or the one the scores' manifest records.
+    **ranking
+        For `rank_for_verification`: ``by``, ``audit_share``, ``inclusion_share``, ``priority``, ``seed``.
+    """
+    if model is not None and members is None:
+        raise ValueError("explaining the listed families needs their members too (members=).")
+    out, by = Path(out), ranking.get("by", "district_code")
+    s = read_scores(scores)
+    ranked = rank_for_verification(s, budget, **ranking)
+    if model is not None:
+        reference_date = reference_date or read_manifest(scores).get("reference_date")
+        ranked = explain_lists(ranked, model, families, members, reference_date=reference_date, language=language)
+    public = members is not None and public_lists
+    fam = _visit_records(families, ranked["family_id"], whole=public)
+    paths = write_field_lists(ranked, fam, out / "field", language=language)
+    write_parquet(ranked, out / RANKED, index=False)
+    summary = summarize_lists(ranked, s, by=by)
+    write_csv(summary, out / SUMMARY)
+    if public:
+        mem = members if isinstance(members, pd.DataFrame) else read_table(members, "members")
+        paths += write_public_lists(fam, mem, out / "public")
+    return Lists(ranked, summary, paths)
+
+
+def _visit_records(families, family_ids, *, whole: bool) -> pd.DataFrame:
+    """The families table, whole (public lists show the batch) or only what the visits need."""
+    if isinstance(families, pd.DataFrame):
+        return families
+    return (
+        read_table(families, "families") if whole else read_records_of(families, "families", family_ids, VISIT_COLUMNS)
+    )
+
+
+def read_ranked(lists) -> pd.DataFrame:
+    """The visits of a lists folder written by `make_lists`."""
+    return pd.read_parquet(Path(lists) / RANKED)
+
+
+def read_feedback(lists, results, out=None) -> tuple[dict, pd.DataFrame]:
+    """Read returned lists against the folder ``lists``; write ``verified_outcomes.csv`` (for
+    retraining), ``bad_results.csv`` and ``feedback.json`` to ``out`` (``lists`` by default).
+
+    Returns
+    -------
+    estimates : dict
+        `estimate_errors` of the results.
+    bad : DataFrame
+        Results not understood (never guessed).
+    """
+    out = Path(out or lists)
+    res = pd.concat([read_results(p) for p in ([results] if isinstance(results, (str, Path)) else results)])
+    res = res.reset_index(drop=True)
+    est = estimate_errors(read_ranked(lists), res)
+    write_csv(outcomes_for_retraining(res), out / "verified_outcomes.csv")
+    bad = bad_results(res)
+    write_csv(bad, out / "bad_results.csv")
+    with atomic_path(out / "feedback.json") as tmp:
+        tmp.write_text(json.dumps(est, indent=1))
+    return est, bad

@@ -1,0 +1,211 @@
+"""Verification lists: budgeted ranking per district or village, with a random audit sample."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+ERROR_TYPES = ("inclusion", "exclusion")
+
+
+def _largest_remainder(weights: np.ndarray, total: int, floor: np.ndarray, cap: np.ndarray) -> np.ndarray:
+    """Integers that sum to ``total`` (or to ``cap.sum()``), each between its floor and cap, otherwise
+    proportional to ``weights``."""
+    alloc = np.minimum(floor, cap)
+    left = min(total, int(cap.sum())) - int(alloc.sum())
+    while left > 0:
+        room = cap - alloc
+        w = np.where(room > 0, weights, 0.0)
+        if w.sum() <= 0:
+            w = (room > 0).astype(float)
+        share = w / w.sum() * left
+        add = np.minimum(np.floor(share).astype(int), room)
+        if add.sum() == 0:  # hand out the remainders one by one, largest first
+            order = np.argsort(-(share - np.floor(share)) - 1e-9 * np.arange(len(share)), kind="stable")
+            add = np.zeros_like(alloc)
+            for i in order[:left]:
+                if room[i] > 0:
+                    add[i] = 1
+        alloc = alloc + add
+        left -= int(add.sum())
+    return alloc
+
+
+def benefit_at_stake(scores: pd.DataFrame) -> pd.Series:
+    """Yearly rupiah a visit puts right: the family's benefit under the rules, or for a family with
+    no component (an inclusion error by rule, paid an amount the rules no longer grant) the smallest
+    benefit paid in the batch."""
+    paid = scores["benefit_rp"].where(scores["benefit_rp"] > 0)
+    floor = float(paid.min()) if paid.notna().any() else 0.0
+    return scores["benefit_rp"].where(scores["benefit_rp"] > 0, floor).astype("int64")
+
+
+def rank_for_verification(
+    scores: pd.DataFrame,
+    budget: int,
+    *,
+    by: str = "district_code",
+    audit_share: float = 0.1,
+    inclusion_share: float | None = 0.5,
+    priority: str = "value",
+    min_per_unit: int = 1,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Choose the families to visit within ``budget`` visits, per district (or village).
+
+    Parameters
+    ----------
+    scores : DataFrame
+        Scored batch (``contract/scores.yaml``).
+    budget : int
+        Visits in all, audit sample included.
+    by : {"district_code", "village_code"}
+        The unit that gets its own ordered list.
+    audit_share : float, default=0.1
+        Share of the budget drawn at random (with known probabilities) from the families not
+        ranked, so that the office can estimate true error rates without the ranking's bias.
+    inclusion_share : float or None, default=0.5
+        Share of the visits for the inclusion list (beneficiaries); the rest go to the exclusion
+        list. ``None`` splits in proportion to the expected value of each list.
+    priority : {"value", "probability"}, default="value"
+        ``value`` ranks by the expected rupiah of a visit: error probability times the yearly benefit
+        at stake; ``probability`` by the error probability alone.
+    min_per_unit : int, default=1
+        Ranked visits every unit with candidates gets before the rest is shared in proportion to
+        the errors expected there.
+    seed : int, default=0
+
+    Returns
+    -------
+    DataFrame, one row per family to visit: ``list`` (inclusion/exclusion), the unit, ``rank`` within
+    the unit's list (audit rows last), ``audit``, ``selection_probability`` (1 for ranked families),
+    ``expected_error``, ``benefit_at_stake_rp``, ``expected_value_rp`` and the scores' columns.
+    Ties are broken by family_id, so the same scores and seed give the same list.
+    """
+    _check_params(by, priority, audit_share, budget)
+    s, key = _ranking_frame(scores, by, priority)
+    lists = {t: s[s["error_type"] == t] for t in ERROR_TYPES}
+    per_list, audit_per_list = _split_budget(lists, key, budget, audit_share, inclusion_share)
+    rng = np.random.default_rng(seed)
+    out = [
+        _choose(lists[t], t, by, key, int(n_ranked), int(n_audit), min_per_unit, rng)
+        for t, n_ranked, n_audit in zip(ERROR_TYPES, per_list, audit_per_list)
+    ]
+    return _assemble(pd.concat(out), scores, by, key)
+
+
+def _assemble(chosen: pd.DataFrame, scores: pd.DataFrame, by: str, key: str) -> pd.DataFrame:
+    """The chosen visits in list, unit and rank order, with all the scores' columns back."""
+    res = chosen.sort_values(
+        ["list", by, "audit", key, "family_id"], ascending=[True, True, True, False, True], kind="stable"
+    )
+    added = ["benefit_at_stake_rp", "expected_error", "expected_value_rp", "audit", "selection_probability"]
+    res = pd.concat(
+        [
+            res[["list"]].reset_index(drop=True),
+            scores.iloc[res.index.to_numpy()].reset_index(drop=True),
+            res[added].reset_index(drop=True),
+        ],
+        axis=1,
+    )
+    res["unit"] = res[by]
+    res["rank"] = res.groupby(["list", "unit"]).cumcount() + 1
+    return res
+
+
+def _check_params(by: str, priority: str, audit_share: float, budget: int) -> None:
+    if by not in ("district_code", "village_code"):
+        raise ValueError(f"by must be 'district_code' or 'village_code', got {by!r}.")
+    if priority not in ("value", "probability"):
+        raise ValueError(f"priority must be 'value' or 'probability', got {priority!r}.")
+    if not 0 <= audit_share < 1:
+        raise ValueError(f"audit_share must be in [0, 1), got {audit_share}.")
+    if budget < 0:
+        raise ValueError(f"budget must be >= 0, got {budget}.")
+
+
+def _ranking_frame(scores: pd.DataFrame, by: str, priority: str) -> tuple[pd.DataFrame, str]:
+    """The few columns ranking needs, indexed by row position, with numbers for text: the family's
+    place in family_id order breaks ties, units are categories in text order; and the sort key."""
+    s = scores[["family_id", by, "error_type", "error_score", "benefit_rp"]].reset_index(drop=True)
+    s = s.sort_values("family_id", kind="stable")
+    s["family_id"] = np.arange(len(s))
+    s[by] = s[by].astype("category")
+    s["benefit_at_stake_rp"] = benefit_at_stake(s)
+    s["expected_error"] = s["error_score"]
+    s["expected_value_rp"] = s["error_score"] * s["benefit_at_stake_rp"]
+    return s, "expected_value_rp" if priority == "value" else "expected_error"
+
+
+def _split_budget(lists: dict, key: str, budget: int, audit_share: float, inclusion_share):
+    """Ranked and audit visits per list (inclusion, exclusion)."""
+    n_audit_total = int(round(audit_share * budget))
+    ranked_total = budget - n_audit_total
+    if inclusion_share is None:
+        value = np.array([lists[t][key].sum() for t in ERROR_TYPES])
+        shares = value / value.sum() if value.sum() > 0 else np.array([0.5, 0.5])
+    else:
+        shares = np.array([inclusion_share, 1 - inclusion_share])
+    per_list = _largest_remainder(
+        shares, ranked_total, np.zeros(2, int), np.array([len(lists[t]) for t in ERROR_TYPES])
+    )
+    audit_per_list = _largest_remainder(
+        shares, n_audit_total, np.zeros(2, int), np.array([len(lists[t]) - k for t, k in zip(ERROR_TYPES, per_list)])
+    )
+    return per_list, audit_per_list
+
+
+def _choose(d, t: str, by: str, key: str, n_ranked: int, n_audit: int, min_per_unit: int, rng) -> pd.DataFrame:
+    """One list's visits: the highest ``key`` per unit within the unit's share, and a random audit
+    sample of the rest with its selection probability."""
+    d = d.sort_values([key, "family_id"], ascending=[False, True], kind="stable")
+    units = d.groupby(by, observed=True)
+    sizes = units.size()
+    expected = units["expected_error"].sum().to_numpy()
+    alloc = np.zeros(len(d[by].cat.categories) + 1, int)  # the last for families of no unit: none
+    alloc[sizes.index.codes] = _largest_remainder(
+        expected, n_ranked, np.full(len(sizes), min_per_unit), sizes.to_numpy()
+    )
+    chosen = units.cumcount().to_numpy() < alloc[d[by].cat.codes.to_numpy()]
+    ranked = d[chosen].assign(audit=False, selection_probability=1.0)
+    rest = d[~chosen]
+    n_audit = min(n_audit, len(rest))
+    pick = rng.choice(len(rest), n_audit, replace=False) if n_audit else np.array([], int)
+    audit = rest.iloc[np.sort(pick)].assign(audit=True, selection_probability=n_audit / max(len(rest), 1))
+    both = pd.concat([ranked, audit])
+    both.insert(0, "list", t)
+    return both
+
+
+def summarize_lists(ranked: pd.DataFrame, scores: pd.DataFrame, *, by: str = "district_code") -> pd.DataFrame:
+    """Expected errors found and rupiah at stake per unit and list, against as many random visits."""
+    pool = (
+        scores.assign(expected_value_rp=scores["error_score"] * benefit_at_stake(scores))
+        .groupby(["error_type", by])[["error_score", "expected_value_rp"]]
+        .mean()
+        .rename_axis(["list", "unit"])
+    )
+    out = ranked.groupby(["list", "unit"]).agg(
+        visits=("audit", "size"),
+        audit_visits=("audit", "sum"),
+        expected_errors_found=("expected_error", "sum"),
+        rupiah_at_stake=("expected_value_rp", "sum"),
+    )
+    mean = pool.reindex(out.index)  # a unit without scores of its list has no random baseline
+    out["expected_errors_random"] = (out["visits"] * mean["error_score"]).fillna(0.0)
+    out["rupiah_at_stake_random"] = (out["visits"] * mean["expected_value_rp"]).fillna(0.0)
+    out = out[
+        [
+            "visits",
+            "audit_visits",
+            "expected_errors_found",
+            "expected_errors_random",
+            "rupiah_at_stake",
+            "rupiah_at_stake_random",
+        ]
+    ].reset_index()
+    if len(out):
+        out["gain_vs_random"] = out["expected_errors_found"] / out["expected_errors_random"].where(
+            out["expected_errors_random"] > 0
+        )
+    return out

@@ -1,0 +1,73 @@
+import sys
+
+import pandas as pd
+import pytest
+
+from conftest import REF
+from pkh_targeting.scoring import read_scores, score_files
+
+pytest.importorskip("distributed")
+
+
+def test_dask_on_a_local_cluster_equals_the_pandas_engine(fitted_model, messy_batch, tmp_path):
+    from pkh_targeting.scoring import score_dataset, write_partitioned
+
+    fam, mem = messy_batch
+    data = write_partitioned(fam, mem, tmp_path / "data")
+    assert len(list((data / "families").glob("province_code=*"))) > 1
+    pandas_run = score_files(
+        fitted_model, data / "families", data / "members", tmp_path / "pandas", chunk_size=700, reference_date=REF
+    )
+    dask_run = score_dataset(fitted_model, data / "families", data / "members", tmp_path / "dask", reference_date=REF)
+    a, b = (
+        read_scores(tmp_path / d / "scores.parquet").sort_values("family_id", ignore_index=True)
+        for d in ("pandas", "dask")
+    )
+    pd.testing.assert_frame_equal(a, b)
+    qa, qb = (
+        pd.read_csv(tmp_path / d / "quarantine.csv", dtype=str).sort_values(
+            ["table", "row", "column", "rule"], ignore_index=True
+        )
+        for d in ("pandas", "dask")
+    )
+    pd.testing.assert_frame_equal(qa, qb)
+    assert {"duplicate_family_id", "nik_duplicate", "member_without_family"} <= set(qb.rule)
+    assert dask_run.to_dict() == pandas_run.to_dict()
+    assert dask_run.n_scored + dask_run.quarantined["families"] == len(fam)
+
+
+def test_missing_dask_is_a_clear_message(monkeypatch):
+    from pkh_targeting.scoring import _dask
+
+    monkeypatch.setitem(sys.modules, "distributed", None)
+    with pytest.raises(ImportError, match=r"pkh-targeting\[dask\]"):
+        _dask._require_dask()
+
+
+def test_cli_scores_a_partitioned_synthetic_registry_on_dask(fitted_model, tmp_path):
+    from typer.testing import CliRunner
+
+    from pkh_targeting.cli import app
+
+    runner = CliRunner()
+    synth = runner.invoke(
+        app,
+        ["synth", "-n", "1500", "--out", str(tmp_path / "reg"), "--partition-by", "regency_code",
+         "--reference-date", "2025-07-01"],
+    )  # fmt: skip
+    assert synth.exit_code == 0, synth.output
+    fitted_model.save(tmp_path / "model")
+    data = tmp_path / "reg" / "partitioned"
+    res = runner.invoke(
+        app,
+        ["score", "--model", str(tmp_path / "model"), "--families", str(data / "families"),
+         "--members", str(data / "members"), "--out", str(tmp_path / "out"), "--engine", "dask",
+         "--no-tracking", "--reference-date", "2025-07-01"],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    scores = read_scores(tmp_path / "out" / "scores.parquet")
+    assert len(scores) == 1500 and scores.family_id.is_unique
+    for option, value in (("--engine", "spark"), ("--reasons", "some")):  # refused before the model is read
+        bad = runner.invoke(app, ["score", "--model", "nowhere", "--families", "f", "--members", "m",
+                                  option, value, "--no-tracking"])  # fmt: skip
+        assert bad.exit_code == 2 and f"Invalid value for '{option}'" in bad.stderr, bad.stderr

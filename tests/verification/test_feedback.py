@@ -1,0 +1,108 @@
+import numpy as np
+import openpyxl
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from pkh_targeting.cli import app
+from pkh_targeting.verification import (
+    estimate_errors,
+    outcomes_for_retraining,
+    rank_for_verification,
+    read_results,
+    write_field_lists,
+)
+
+
+def _fill(paths, truth, *, bad_every=None):
+    """Play the field team: write each visited family's true status into the returned workbooks."""
+    eligible = truth.set_index("family_id").eligible
+    filled = []
+    for i, path in enumerate(p for p in paths if p.suffix == ".xlsx"):
+        wb = openpyxl.load_workbook(path)
+        for ws in wb.worksheets:
+            header = [c.value for c in ws[5]]
+            fid, res = header.index("ID keluarga") + 1, header.index("Hasil kunjungan") + 1
+            for n, row in enumerate(ws.iter_rows(min_row=6)):
+                family = row[fid - 1].value
+                value = "eligible" if eligible[family] else "not eligible"
+                if bad_every and n % bad_every == 0:
+                    value = "mungkin"
+                elif n % 17 == 5:
+                    value = "pindah"
+                ws.cell(row=row[0].row, column=res, value=value)
+        out = path.with_name(f"returned_{i}.xlsx")
+        wb.save(out)
+        filled.append(out)
+    return filled
+
+
+@pytest.fixture(scope="module")
+def field(tmp_path_factory):
+    from conftest import REF
+    from pkh_targeting import apply_rules, generate_registry
+
+    reg = generate_registry(4_000, seed=71, reference_date=REF)
+    comps = apply_rules(reg.families, reg.members)
+    truth = reg.truth
+    rng = np.random.default_rng(1)
+    # an informative score: the truth seen through noise
+    p = (
+        np.clip(truth.eligible.to_numpy() * 0.5 + rng.uniform(0, 0.5, len(truth)), 0, 1)
+        * comps.has_component.to_numpy()
+    )
+    fam = reg.families
+    scores = pd.DataFrame(
+        {
+            **{
+                c: fam[c].to_numpy()
+                for c in ("family_id", "province_code", "regency_code", "district_code", "village_code")
+            },
+            "receives_pkh": fam.receives_pkh.to_numpy(),
+            "n_components": comps.n_components.to_numpy(),
+            "benefit_rp": comps.benefit_rp.to_numpy(),
+            "p_eligible": p,
+            "error_type": np.where(fam.receives_pkh, "inclusion", "exclusion"),
+            "error_score": np.where(fam.receives_pkh, 1 - p, p),
+            "reasons": None,
+            "model_version": "m/1",
+            "rules_version": "pkh-2025",
+        }
+    )
+    ranked = rank_for_verification(scores, 1600, audit_share=0.6, seed=3)
+    folder = tmp_path_factory.mktemp("lists")
+    paths = write_field_lists(ranked, fam, folder / "field")
+    ranked.to_parquet(folder / "ranked.parquet")
+    return reg, ranked, paths, folder
+
+
+def test_precision_and_horvitz_thompson_estimates(field):
+    reg, ranked, paths, _ = field
+    results = pd.concat([read_results(p) for p in _fill(paths, reg.truth)], ignore_index=True)
+    est = estimate_errors(ranked, results, n_boot=300)
+    truth = reg.truth.set_index("family_id")
+    r = ranked.merge(results, on="family_id")
+    ok = ~r.result.isin(["moved"])
+    incl = r[(r.list == "inclusion") & ~r.audit & ok]
+    assert est["inclusion_precision_ranked"] == pytest.approx((~truth.eligible[incl.family_id]).mean())
+    true_leak = truth.inclusion_error.sum() / truth.receives_pkh.sum()
+    true_under = truth.exclusion_error.sum() / truth.eligible.sum()
+    assert est["leakage_low"] <= true_leak <= est["leakage_high"]
+    assert est["undercoverage_low"] <= true_under <= est["undercoverage_high"]
+    assert est["not_found_or_moved"] > 0 and est["bad_results"] == 0
+    out = outcomes_for_retraining(results)
+    assert out.verified_eligible.dtype == bool and set(out.family_id) <= set(ranked.family_id)
+
+
+def test_cli_reports_bad_values_instead_of_guessing(field):
+    reg, _, paths, folder = field
+    returned = _fill(paths, reg.truth, bad_every=9)
+    res = CliRunner().invoke(
+        app, ["feedback", "--lists", str(folder), *sum((["--results", str(p)] for p in returned), [])]
+    )
+    assert res.exit_code == 0, res.output
+    bad = pd.read_csv(folder / "bad_results.csv", encoding="utf-8-sig")
+    assert len(bad) > 0 and (bad.result_raw == "mungkin").all()
+    outcomes = pd.read_csv(folder / "verified_outcomes.csv", encoding="utf-8-sig")
+    assert not set(outcomes.family_id) & set(bad.family_id)
+    assert (folder / "feedback.json").exists()

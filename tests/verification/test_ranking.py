@@ -1,0 +1,203 @@
+import numpy as np
+import openpyxl
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from conftest import REF
+from pkh_targeting import apply_rules, generate_registry
+from pkh_targeting.cli import app
+from pkh_targeting.exceptions import SchemaError
+from pkh_targeting.verification import HEADERS, public_list, rank_for_verification, summarize_lists, write_field_lists
+
+
+@pytest.fixture(scope="module")
+def batch():
+    reg = generate_registry(3_000, seed=61, reference_date=REF)
+    comps = apply_rules(reg.families, reg.members)
+    rng = np.random.default_rng(0)
+    fam = reg.families
+    p = np.where(comps.has_component.to_numpy(), rng.beta(2, 3, len(fam)), 0.0)
+    receives = fam.receives_pkh.to_numpy()
+    scores = pd.DataFrame(
+        {
+            **{
+                c: fam[c].to_numpy()
+                for c in ("family_id", "province_code", "regency_code", "district_code", "village_code")
+            },
+            "receives_pkh": receives,
+            "n_components": comps.n_components.to_numpy(),
+            "benefit_rp": comps.benefit_rp.to_numpy(),
+            "p_eligible": p,
+            "error_type": np.where(receives, "inclusion", "exclusion"),
+            "error_score": np.where(receives, 1 - p, p),
+            "reasons": "Lantai tanah, menaikkan peluang layak",
+            "model_version": "pkh/3",
+            "rules_version": "pkh-2025",
+        }
+    )
+    return reg, scores
+
+
+def test_budget_split_audit_and_order(batch):
+    _, scores = batch
+    r = rank_for_verification(scores, 400, audit_share=0.1, seed=1)
+    assert len(r) == 400 and r.family_id.is_unique
+    assert r.audit.sum() == 40 and (r.groupby("list").size() == 200).all()
+    ranked = r[~r.audit]
+    for (_, _), g in ranked.groupby(["list", "unit"]):
+        assert g.expected_value_rp.is_monotonic_decreasing and list(g["rank"]) == list(range(1, len(g) + 1))
+    # every district with candidates gets at least one ranked visit
+    for t in ("inclusion", "exclusion"):
+        units = set(scores[scores.error_type == t].district_code)
+        assert units <= set(ranked[ranked.list == t].unit)
+    # the audit sample comes from families not ranked, with its known probability
+    aud = r[r.audit & (r.list == "inclusion")]
+    pool = (scores.error_type == "inclusion").sum() - (~r.audit & (r.list == "inclusion")).sum()
+    assert np.allclose(aud.selection_probability, len(aud) / pool)
+    np.testing.assert_allclose(r.expected_value_rp, r.error_score * r.benefit_at_stake_rp)
+
+
+def test_value_priority_beats_random_and_probability_option(batch):
+    _, scores = batch
+    by_value = rank_for_verification(scores, 300, audit_share=0.0)
+    by_prob = rank_for_verification(scores, 300, audit_share=0.0, priority="probability")
+    assert by_value.expected_value_rp.sum() > by_prob.expected_value_rp.sum()
+    assert by_prob.expected_error.sum() > by_value.expected_error.sum()
+    summary = summarize_lists(by_prob, scores)
+    assert summary.expected_errors_found.sum() > 1.3 * summary.expected_errors_random.sum()
+    assert len(summary) == by_prob.groupby(["list", "unit"]).ngroups and summary.visits.sum() == 300
+    row = summary.iloc[len(summary) // 2]  # against a random visit of the same unit and list
+    pool = scores[(scores.error_type == row.list) & (scores.district_code == row.unit)]
+    mine = by_prob[(by_prob.list == row.list) & (by_prob.unit == row.unit)]
+    assert row.visits == len(mine) and row.expected_errors_found == pytest.approx(mine.expected_error.sum())
+    assert row.expected_errors_random == pytest.approx(len(mine) * pool.error_score.mean())
+    paid_least = scores.benefit_rp[scores.benefit_rp > 0].min()  # benefit at stake of a family with no component
+    value = pool.error_score * pool.benefit_rp.where(pool.benefit_rp > 0, paid_least)
+    assert row.rupiah_at_stake_random == pytest.approx(len(mine) * value.mean())
+
+
+def test_budget_follows_expected_errors(batch):
+    _, scores = batch
+    r = rank_for_verification(scores, 600, audit_share=0.0, min_per_unit=0)
+    exp = scores[scores.error_type == "exclusion"].groupby("district_code").error_score.sum()
+    got = r[r.list == "exclusion"].groupby("unit").size().reindex(exp.index, fill_value=0)
+    assert np.corrcoef(exp, got)[0, 1] > 0.9
+
+
+def test_reproducible_and_seeded(batch):
+    _, scores = batch
+    a = rank_for_verification(scores, 300, seed=5)
+    pd.testing.assert_frame_equal(a, rank_for_verification(scores.sample(frac=1, random_state=3), 300, seed=5))
+    assert set(a[a.audit].family_id) != set(rank_for_verification(scores, 300, seed=6).query("audit").family_id)
+
+
+def test_bad_arguments(batch):
+    _, scores = batch
+    for kw, msg in (
+        ({"by": "province_code"}, "by must be"),
+        ({"priority": "rupiah"}, "priority must be"),
+        ({"audit_share": 1.5}, "audit_share"),
+    ):
+        with pytest.raises(ValueError, match=msg):
+            rank_for_verification(scores, 10, **kw)
+
+
+def test_field_lists_excel_and_csv(batch, tmp_path):
+    reg, scores = batch
+    fam = reg.families.copy()
+    first = scores.sort_values("error_score", ascending=False).family_id.iloc[0]
+    fam.loc[fam.family_id == first, "head_name"] = '=HYPERLINK("http://x","klik")'
+    r = rank_for_verification(scores, 200, seed=1)
+    r.loc[r.family_id == r.family_id.iloc[0], "reasons"] = "+cmd|' /C calc'!A0"
+    paths = write_field_lists(r, fam, tmp_path, language="id")
+    xlsx = [p for p in paths if p.suffix == ".xlsx"]
+    assert {p.stem.split("_")[1] for p in xlsx} == set(r.regency_code)
+    wb = openpyxl.load_workbook(xlsx[0])
+    ws = wb[wb.sheetnames[0]]
+    assert set(wb.sheetnames) <= set(r.district_code)
+    assert "pkh/3" in ws["A1"].value and "pkh-2025" in ws["A1"].value and "nama dan alamat" in ws["A3"].value
+    header = [c.value for c in ws[5]]
+    assert header == list(HEADERS["id"].values())
+    cells = [
+        c.value for row in wb.worksheets for r_ in row.iter_rows(min_row=6) for c in r_ if isinstance(c.value, str)
+    ]
+    assert not any(v.startswith(("=", "+", "-", "@")) for v in cells)
+    csv = [p for p in paths if p.suffix == ".csv"][0]
+    assert csv.read_bytes().startswith(b"\xef\xbb\xbf")
+    back = pd.read_csv(csv, encoding="utf-8-sig")
+    assert list(back.columns) == list(HEADERS["id"].values()) and back["Hasil kunjungan"].isna().all()
+    assert "p_eligible" not in back and "Skor" in back
+
+
+def test_public_list_masks_nik_and_has_no_scores(batch):
+    reg, _ = batch
+    pub = public_list(reg.families, reg.members)
+    assert list(pub.columns) == ["village_code", "family_id", "head_name", "nik_masked"]
+    assert len(pub) == reg.families.receives_pkh.sum()
+    assert pub.nik_masked.dropna().str.fullmatch(r"\d{6}\*{6}\d{4}").all()
+    assert not set(pub.nik_masked.dropna()) & set(reg.members.nik.dropna())
+
+
+def test_rank_cli(batch, tmp_path):
+    reg, scores = batch
+    scores.to_parquet(tmp_path / "scores.parquet")
+    reg.write(tmp_path / "reg")
+    res = CliRunner().invoke(
+        app,
+        [
+            "rank",
+            "--scores",
+            str(tmp_path / "scores.parquet"),
+            "--families",
+            str(tmp_path / "reg" / "families.parquet"),
+            "--members",
+            str(tmp_path / "reg" / "members.parquet"),
+            "--budget",
+            "120",
+            "--out",
+            str(tmp_path / "lists"),
+            "--language",
+            "en",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "lists" / "summary.csv").exists() and len(
+        pd.read_parquet(tmp_path / "lists" / "ranked.parquet")
+    ) == 120
+    assert list((tmp_path / "lists" / "public").glob("uji_publik_*.csv"))
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv", "xlsx"])
+def test_rank_cli_reads_only_the_visited_families(batch, tmp_path, monkeypatch, fmt):
+    from pkh_targeting.records import streaming
+
+    monkeypatch.setattr(streaming, "READ_ROWS", 700)  # several read batches
+    reg, scores = batch
+    scores.to_parquet(tmp_path / "scores.parquet")
+    fam = reg.families.assign(family_id=" " + reg.families.family_id + " ")  # ids as typed, padded
+    path = tmp_path / f"families.{fmt}"
+    {"parquet": fam.to_parquet, "csv": fam.to_csv, "xlsx": fam.to_excel}[fmt](path, index=False)
+    args = ["rank", "--scores", str(tmp_path / "scores.parquet"), "--families", str(path), "--budget", "90"]
+    res = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "lists"), "--language", "en"])
+    assert res.exit_code == 0, res.output
+    lists = pd.concat(pd.read_csv(p, encoding="utf-8-sig") for p in (tmp_path / "lists" / "field").glob("*.csv"))
+    assert len(lists) == 90
+    names = reg.families.set_index("family_id")["head_name"]
+    assert (lists["Head of family"].to_numpy() == names.reindex(lists["Family ID"]).to_numpy()).all()
+
+
+def test_read_records_of(batch, tmp_path):
+    from pkh_targeting.records import read_records_of
+
+    reg, _ = batch
+    reg.families.drop(columns="address").to_parquet(tmp_path / "f.parquet")
+    ids = reg.families.family_id.iloc[[5, 1, 5]]
+    with pytest.raises(SchemaError, match="misses 1 required column.*address"):
+        read_records_of(tmp_path / "f.parquet", "families", ids, ["family_id", "head_name"])
+    reg.write(tmp_path / "reg")
+    got = read_records_of(tmp_path / "reg" / "families.parquet", "families", ids, ["family_id", "head_name"])
+    assert list(got.family_id) == list(reg.families.family_id.iloc[[1, 5]])  # file order, once each
+    mem = read_records_of(tmp_path / "reg" / "members.parquet", "members", ids)
+    expected = reg.members[reg.members.family_id.isin(ids)].reset_index(drop=True)
+    pd.testing.assert_frame_equal(mem, expected, check_dtype=False)
