@@ -5,7 +5,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test install clean
+# make notebooks - run the notebooks again in place, outputs kept (they are committed executed)
+.PHONY: demo test install notebooks clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +24,9 @@ demo: install
 test: install
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
+
+notebooks: install
+	cd notebooks && for nb in *.ipynb; do ../$(BIN)/jupyter-execute --inplace --timeout=600 "$$nb" || exit 1; done
 
 clean:
 	rm -rf $(VENV) .pytest_cache models/mlruns.db models/artifacts demo-output

@@ -6,7 +6,7 @@ For each size, in fresh processes (peak memory is per stage):
 - ``synth``: generate the registry (in pieces of 1M families) and write it as Parquet;
 - ``stages``: one process runs validate -> features -> model (with calibration) -> reasons -> rank
   on the whole batch in memory, timing each stage (sizes up to 2M);
-- ``score``: what ``pkh-targeting score`` runs, `batch.score_files` from the files in chunks of 100k
+- ``score``: what ``pkh-targeting score`` runs, `scoring.score_files` from the files in chunks of 100k
   families, with one process per core (``--jobs -1``, the default) and, up to 1M families, in one
   process; without and (up to 2M families) with reasons;
 - ``raw predict``: the same model's LightGBM ``predict`` (all its boosters: the welfare model's and
@@ -108,25 +108,24 @@ def score(n: int, model_path: Path, reasons: str, n_jobs: int) -> dict:
 
 
 def rank(n: int, model_path: Path | None = None) -> dict:
-    """What ``pkh-targeting rank`` runs: lists for 1% of the families from the streamed scores (reasons
-    off), their summary, and the Excel/CSV field lists with the visited families' names; with
-    ``model_path``, as ``rank --model``: the listed families explained from their records first."""
-    from pkh_targeting import TargetingModel, rank_for_verification
-    from pkh_targeting.records import read_records_of
-    from pkh_targeting.scoring import read_scores
-    from pkh_targeting.verification import explain_lists, summarize_lists
-    from pkh_targeting.verification._field_lists import VISIT_COLUMNS, write_field_lists
+    """What ``pkh-targeting rank`` runs (`make_lists`): lists for 1% of the families from the streamed
+    scores (reasons off), their summary, and the Excel/CSV field lists with the visited families' names;
+    with ``model_path``, as ``rank --model``: the listed families explained from their records first."""
+    from pkh_targeting import TargetingModel, make_lists
 
     path = DATA / f"scale-{n}"
-    scores = read_scores(DATA / f"scores-{n}-none" / "scores.parquet")
-    ranked = rank_for_verification(scores, budget=max(n // 100, 100))
-    if model_path is not None:
-        model = TargetingModel.load(model_path)
-        ranked = explain_lists(ranked, model, path / "families", path / "members", reference_date=REF)
-    summarize_lists(ranked, scores)
-    names = read_records_of(path / "families", "families", ranked["family_id"], VISIT_COLUMNS)
-    write_field_lists(ranked, names, DATA / f"lists-{n}")
-    return {"ranked": len(ranked), "explained": int(ranked["reasons"].notna().sum())}
+    model = TargetingModel.load(model_path) if model_path is not None else None
+    lists = make_lists(
+        DATA / f"scores-{n}-none" / "scores.parquet",
+        path / "families",
+        max(n // 100, 100),
+        DATA / f"lists-{n}",
+        members=path / "members" if model is not None else None,
+        public_lists=False,
+        model=model,
+        reference_date=REF,
+    )
+    return {"ranked": len(lists.ranked), "explained": int(lists.ranked["reasons"].notna().sum())}
 
 
 def raw_predict(n: int, model_path: Path) -> dict:

@@ -13,7 +13,7 @@ import pkh_targeting
 PACKAGE = Path(pkh_targeting.__file__).parent
 MODULES = sorted(PACKAGE.rglob("*.py"))
 MAX_MODULE_LINES = 400
-MAX_FUNCTION_LINES = 60
+MAX_FUNCTION_LINES = 60  # signature and code; the docstring is not counted
 # imports a function may make: optional extras and heavy plotting
 LATE_IMPORTS = {"dask", "distributed", "matplotlib", "shap"}
 
@@ -27,14 +27,22 @@ def test_modules_are_small(path):
     assert len(path.read_text().splitlines()) <= MAX_MODULE_LINES
 
 
+def _code_lines(fn) -> int:
+    """Lines of a function, its docstring left out."""
+    doc = (
+        fn.body[0]
+        if fn.body and isinstance(fn.body[0], ast.Expr) and isinstance(fn.body[0].value, ast.Constant)
+        else None
+    )
+    return fn.end_lineno - fn.lineno + 1 - (doc.end_lineno - doc.lineno + 1 if doc else 0)
+
+
 def test_functions_are_short():
-    long = [  # synth/ is next: its generator functions are still being split into named steps
-        f"{path.relative_to(PACKAGE)}:{node.name} ({node.end_lineno - node.lineno + 1} lines)"
+    long = [
+        f"{path.relative_to(PACKAGE)}:{node.name} ({_code_lines(node)} lines)"
         for path in MODULES
-        if path.parent.name != "synth"
         for node in ast.walk(_tree(path))
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
-        and node.end_lineno - node.lineno + 1 > MAX_FUNCTION_LINES
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and _code_lines(node) > MAX_FUNCTION_LINES
     ]
     assert not long, long
 

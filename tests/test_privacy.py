@@ -9,9 +9,10 @@ from pkh_targeting.modeling import TargetingModel
 def test_pseudonyms_are_keyed_consistent_and_hide_personal_data(small_registry, monkeypatch):
     fam, mem = small_registry.families, small_registry.members
     pf, pm = pseudonymize(fam, mem, key="k1")
-    assert "head_name" not in pf and "address" not in pf
+    assert "head_name" not in pf and "address" not in pf and "name" not in pm
     text = pf.to_csv() + pm.to_csv()
     assert not any(n in text for n in mem.nik.dropna()) and not any(i in text for i in fam.family_id)
+    assert not any(n in text for n in mem.name.dropna())
     assert set(pm.family_id) == set(pf.family_id) and pf.family_id.is_unique
     assert pm.nik.isna().sum() == mem.nik.isna().sum()
     again, _ = pseudonymize(fam, mem, key="k1")

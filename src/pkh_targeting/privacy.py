@@ -26,8 +26,8 @@ def _hmac(values: pd.Series, key: bytes, prefix: str) -> pd.Series:
 
 
 def pseudonymize(families: pd.DataFrame, members: pd.DataFrame, key: str | bytes | None = None):
-    """A research extract: NIK and family IDs replaced by keyed hashes (HMAC-SHA256), names and
-    addresses removed. The same key gives the same pseudonyms, so extracts can be linked; without
+    """A research extract: NIK and family IDs replaced by keyed hashes (HMAC-SHA256), names (the
+    head's and the members') and addresses removed. The same key gives the same pseudonyms, so extracts can be linked; without
     the key they cannot be reversed. The key comes from ``PKH_PSEUDONYM_KEY`` unless passed.
 
     Returns
@@ -45,7 +45,7 @@ def pseudonymize(families: pd.DataFrame, members: pd.DataFrame, key: str | bytes
     """
     k = _key(key)
     fam = families.drop(columns=[c for c in ("head_name", "address") if c in families]).copy()
-    mem = members.copy()
+    mem = members.drop(columns=[c for c in ("name",) if c in members]).copy()
     fam["family_id"] = _hmac(fam["family_id"], k, "F-")
     mem["family_id"] = _hmac(mem["family_id"], k, "F-")
     if "nik" in mem:

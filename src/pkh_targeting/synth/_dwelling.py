@@ -26,7 +26,20 @@ def make_dwelling(al, size, urban, wooden, remote, province, head_age, rng) -> p
     e = lambda sd=0.6: rng.normal(0, sd, n)  # noqa: E731
     java = np.isin(province, _JAVA_BALI)
     out = {}
+    _structure(out, al, size, urban, wooden, remote, java, head_age, e, rng)
+    _utilities(out, al, size, urban, remote, e, rng)
+    item = _assets(out, al, size, urban, e, rng)
+    _livestock(out, al, urban, province, rng)
+    out["internet_access"] = _ordered(1.1 * al + 0.8 * urban + e(0.8), [0, 3, 2, 1], [0.16, 0.64, 0.08, 0.12])
+    out["has_bank_account"] = item(0.3, 1.2, 0.6)
+    return pd.DataFrame(
+        {k: (v if isinstance(v, pd.api.extensions.ExtensionArray) else np.asarray(v)) for k, v in out.items()}
+    )
 
+
+def _structure(out, al, size, urban, wooden, remote, java, head_age, e, rng) -> None:
+    """Tenure, floor area and the materials of floor, walls and roof."""
+    n = len(al)
     rent = _logistic(-2.2 + 1.3 * urban - 0.045 * (head_age - 40) + 0.2 * al + e(0.5))
     u = rng.random(n)
     out["building_ownership"] = np.select(
@@ -51,6 +64,10 @@ def make_dwelling(al, size, urban, wooden, remote, province, head_age, rng) -> p
     )
     out["roof_material"] = roof
 
+
+def _utilities(out, al, size, urban, remote, e, rng) -> None:
+    """Drinking water, lighting and the PLN connection, cooking fuel, toilet and sewage."""
+    n = len(al)
     wq = 0.7 * al + 0.5 * urban - 0.5 * remote + e(0.8)
     rural_water = _ordered(
         wq, [9, 8, 6, 10, 7, 5, 4, 3, 2, 1], [0.02, 0.03, 0.04, 0.01, 0.07, 0.22, 0.22, 0.10, 0.25, 0.04]
@@ -76,6 +93,11 @@ def make_dwelling(al, size, urban, wooden, remote, province, head_age, rng) -> p
         _ordered(sq + e(0.5), [6, 5, 3, 4, 1, 2], [0.005, 0.02, 0.08, 0.12, 0.765, 0.01]),
     )
 
+
+def _assets(out, al, size, urban, e, rng):
+    """Each 502 item and land or another house (503); returns the item draw for the later ones."""
+    n = len(al)
+
     def item(base, slope=1.0, urb=0.0, sd=0.6):
         return rng.random(n) < _logistic(base + slope * al + urb * urban + e(sd))
 
@@ -96,7 +118,12 @@ def make_dwelling(al, size, urban, wooden, remote, province, head_age, rng) -> p
     out["has_smartphone"] = item(1.8, 1.2, 0.6) | (size > 3) & item(0.5, 0.5, 0.0)
     out["owns_land"] = item(-0.6, 0.6, -2.0, 0.9)
     out["owns_other_house"] = item(-3.6, 1.1, 0.0)
+    return item
 
+
+def _livestock(out, al, urban, province, rng) -> None:
+    """Cattle, buffalo, horses, pigs (where eaten) and goats, rural families only (504)."""
+    n = len(al)
     rural = ~urban
     herd = rural & (rng.random(n) < _logistic(-1.4 + 0.3 * al))
     out["n_cattle"] = np.where(herd, rng.poisson(np.exp(0.4 + 0.4 * al).clip(0.2, 20)), 0)
@@ -105,9 +132,3 @@ def make_dwelling(al, size, urban, wooden, remote, province, head_age, rng) -> p
     pigs = rural & np.isin(province, _PIG_PROVINCES) & (rng.random(n) < 0.35)
     out["n_pig"] = np.where(pigs, 1 + rng.poisson(np.exp(0.5 + 0.3 * al).clip(0.2, 20)), 0)
     out["n_goat"] = np.where(rural & (rng.random(n) < _logistic(-1.2 + 0.1 * al)), 1 + rng.poisson(2.5, n), 0)
-
-    out["internet_access"] = _ordered(1.1 * al + 0.8 * urban + e(0.8), [0, 3, 2, 1], [0.16, 0.64, 0.08, 0.12])
-    out["has_bank_account"] = item(0.3, 1.2, 0.6)
-    return pd.DataFrame(
-        {k: (v if isinstance(v, pd.api.extensions.ExtensionArray) else np.asarray(v)) for k, v in out.items()}
-    )

@@ -45,6 +45,37 @@ def make_composition(w: np.ndarray, urban: np.ndarray, rng: np.random.Generator)
 
 def make_members(comp: pd.DataFrame, w: np.ndarray, urban: np.ndarray, rng: np.random.Generator) -> pd.DataFrame:
     """One row per member, in family order with the head first (member_no 1)."""
+    fam, rel, member_no = _roster(comp)
+    age, sex = _age_and_sex(comp, fam, rel, rng)
+    wm, urb = w[fam], urban[fam]
+    marital, married_child = _marital_status(comp, fam, rel, age, rng)
+    edu, attending, level, participation = _schooling(wm, urb, age, married_child, rng)
+    worked, sector, status, disability, chronic, pregnant = _work_and_health(
+        edu, wm, urb, rel, sex, age, marital, attending, rng
+    )
+    return pd.DataFrame(
+        {
+            "fam": fam,
+            "member_no": member_no.astype(np.int64),
+            "relationship": rel.astype(np.int64),
+            "sex": sex.astype(np.int64),
+            "age": age,
+            "marital_status": marital.astype(np.int64),
+            "pregnant": pregnant,
+            "school_participation": participation.astype(np.int64),
+            "school_level": pd.Series(level, dtype="Int64").where(attending).array,
+            "education": edu.astype(np.int64),
+            "worked_last_week": worked,
+            "work_sector": sector,
+            "employment_status": status,
+            "severe_disability": disability,
+            "chronic_illness": chronic,
+        }
+    )
+
+
+def _roster(comp: pd.DataFrame):
+    """Family position, relationship and member number of every member (at most 30 per family)."""
     roles = [
         (1, np.ones(len(comp), np.int64)),
         (2, comp.has_spouse.to_numpy().astype(np.int64)),
@@ -60,7 +91,11 @@ def make_members(comp: pd.DataFrame, w: np.ndarray, urban: np.ndarray, rng: np.r
     # families are capped at 30 members: drop extra "other" members beyond that
     member_no = pd.Series(fam).groupby(fam).cumcount().to_numpy() + 1
     keep = member_no <= 30
-    fam, rel, member_no = fam[keep], rel[keep], member_no[keep]
+    return fam[keep], rel[keep], member_no[keep]
+
+
+def _age_and_sex(comp: pd.DataFrame, fam, rel, rng):
+    """Ages from the head's (spouse near it, children and parents a generation away) and sexes."""
     m = len(fam)
     head_age = comp.head_age.to_numpy()[fam]
     head_female = comp.head_female.to_numpy()[fam]
@@ -84,10 +119,12 @@ def make_members(comp: pd.DataFrame, w: np.ndarray, urban: np.ndarray, rng: np.r
         [np.where(head_female, 2, 1), np.where(head_female, 1, 2)],
         default=np.where(rng.random(m) < 0.5, 1, 2),
     )
-    wm = w[fam]
-    urb = urban[fam]
+    return age, sex
 
-    # marital status
+
+def _marital_status(comp: pd.DataFrame, fam, rel, age, rng):
+    """Marital status; and the children who married (and so left school)."""
+    m = len(fam)
     has_spouse = comp.has_spouse.to_numpy()[fam]
     marital = np.full(m, 1)
     married_child = (rel == 3) & (age >= 19) & (rng.random(m) < _logistic((age - 25) / 3))
@@ -102,8 +139,12 @@ def make_members(comp: pd.DataFrame, w: np.ndarray, urban: np.ndarray, rng: np.r
     marital[parent] = np.where(rng.random(parent.sum()) < 0.7, 4, 2)
     other = (rel == 8) & (age >= 18)
     marital[other] = rng.choice([1, 2, 3, 4], other.sum(), p=[0.5, 0.3, 0.1, 0.1])
+    return marital, married_child
 
-    # education (highest diploma) from welfare, cohort and area; capped by age
+
+def _schooling(wm, urb, age, married_child, rng):
+    """Highest diploma from welfare, cohort and area (capped by age); school participation and level."""
+    m = len(age)
     latent = 0.75 * wm + 0.45 * urb - 0.028 * (np.maximum(age, 25) - 45) + rng.normal(0, 0.85, m)
     edu = np.digitize(latent, [-1.25, -0.35, 0.25, 1.05, 1.45, 2.25])
     cap = np.select([age < 12, age < 15, age < 18, age < 21, age < 22], [0, 1, 2, 3, 4], default=6)
@@ -132,7 +173,12 @@ def make_members(comp: pd.DataFrame, w: np.ndarray, urban: np.ndarray, rng: np.r
     participation = np.where(attending, 2, np.where((edu > 0) | ((age >= 7) & (rng.random(m) < 0.85)), 3, 1))
     participation = np.where(age < 5, 1, participation)
 
-    # work
+    return edu, attending, level, participation
+
+
+def _work_and_health(edu, wm, urb, rel, sex, age, marital, attending, rng):
+    """Work last week with its sector and status; disability, chronic illness and pregnancy."""
+    m = len(age)
     p_work = np.where(sex == 1, 0.86, 0.52) * np.clip((age - 14) / 6, 0, 1) * np.clip((78 - age) / 14, 0, 1)
     p_work = np.where(attending, 0.08 * (age >= 15), p_work)
     worked = rng.random(m) < p_work
@@ -144,25 +190,7 @@ def make_members(comp: pd.DataFrame, w: np.ndarray, urban: np.ndarray, rng: np.r
     fertile = (sex == 2) & (age >= 15) & (age <= 49) & (marital == 2)
     p_preg = 0.085 * np.exp(-0.045 * np.maximum(age - 24, 0)) * np.exp(-0.12 * wm)
     pregnant = fertile & (rng.random(m) < p_preg)
-    return pd.DataFrame(
-        {
-            "fam": fam,
-            "member_no": member_no.astype(np.int64),
-            "relationship": rel.astype(np.int64),
-            "sex": sex.astype(np.int64),
-            "age": age,
-            "marital_status": marital.astype(np.int64),
-            "pregnant": pregnant,
-            "school_participation": participation.astype(np.int64),
-            "school_level": pd.Series(level, dtype="Int64").where(attending).array,
-            "education": edu.astype(np.int64),
-            "worked_last_week": worked,
-            "work_sector": sector,
-            "employment_status": status,
-            "severe_disability": disability,
-            "chronic_illness": chronic,
-        }
-    )
+    return worked, sector, status, disability, chronic, pregnant
 
 
 # sector weights: (rural base, urban base, education slope) per contract sector code 1..19

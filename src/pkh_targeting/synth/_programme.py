@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -18,18 +20,43 @@ def _rank_within(groups: np.ndarray, score: np.ndarray) -> np.ndarray:
     return ranks
 
 
-def assign_beneficiaries(
-    t: pd.DataFrame,
-    rng: np.random.Generator,
-    *,
-    coverage: float,
-    welfare_change_sd: float,
-    pmt_noise_sd: float,
-    discretion_share: float,
-    capture_rate: float,
-    graduation_processed: float,
-    desil_cutoff: int,
-) -> pd.DataFrame:
+@dataclass(frozen=True)
+class Mechanisms:
+    """How beneficiary status and the outcome columns arise in a synthetic registry.
+
+    Attributes
+    ----------
+    coverage : float, default=0.235
+        Beneficiary quota as a share of families.
+    welfare_change_sd : float, default=0.45
+        How much welfare changed since the ranking that chose beneficiaries (latent SD units).
+    pmt_noise_sd : float, default=0.6
+        Error of that earlier proxy-means ranking.
+    discretion_share, capture_rate, graduation_processed : float
+        Share of slots re-assigned by village officials (0.12); chance that a connected family gets
+        in (0.25); chance that a beneficiary without components is graduated (0.5).
+    verification_share, complaint_rate, audit_share, field_error_rate : float
+        Field verification: share of beneficiaries verified (0.25), complaint rate of
+        non-beneficiaries (0.03, three times higher when eligible), random audit share (0.01), and
+        misjudgement rate (0.05).
+    survey_share : float, default=0.04
+        Random share of families with measured consumption.
+    """
+
+    coverage: float = 0.235
+    welfare_change_sd: float = 0.45
+    pmt_noise_sd: float = 0.6
+    discretion_share: float = 0.12
+    capture_rate: float = 0.25
+    graduation_processed: float = 0.5
+    verification_share: float = 0.25
+    complaint_rate: float = 0.03
+    audit_share: float = 0.01
+    field_error_rate: float = 0.05
+    survey_share: float = 0.04
+
+
+def assign_beneficiaries(t: pd.DataFrame, rng: np.random.Generator, m: Mechanisms, desil_cutoff: int) -> pd.DataFrame:
     """Beneficiary status from a stale, noisy ranking, registration gaps, discretion and capture.
 
     ``t`` holds per family: ``w`` (welfare latent), ``regency``, ``village``, ``urban``, ``remote``,
@@ -37,6 +64,28 @@ def assign_beneficiaries(
     ``elderly_head``, ``single``, ``civil_servant``, ``vulnerable``.
     Returns ``receives_pkh``, ``registered``, ``pbi_old`` and ``error_mechanism``.
     """
+    n = len(t)
+    old = _earlier_round(t, rng, m.coverage, m.welfare_change_sd, m.pmt_noise_sd, desil_cutoff)
+    receives, swap_out, swap_in, captured = _discretion_capture_graduation(
+        t, rng, old["selected"], old["registered"], m.discretion_share, m.capture_rate, m.graduation_processed
+    )
+    mech = _mechanisms(t, receives, old, swap_out, swap_in, captured, desil_cutoff)
+    w_old, registered = old["w_old"], old["registered"]
+    pbi_old = rng.random(n) < _logistic(-1.1 - 1.8 * w_old + 1.5 * receives)
+    return pd.DataFrame(
+        {
+            "receives_pkh": receives,
+            "registered": registered,
+            "pbi_old": pbi_old,
+            "sembako": receives | (registered & (rng.random(n) < _logistic(-1.5 - 1.5 * w_old))),
+            "error_mechanism": mech,
+        }
+    )
+
+
+def _earlier_round(t, rng, coverage, welfare_change_sd, pmt_noise_sd, desil_cutoff) -> dict:
+    """The round that chose today's beneficiaries: old welfare, registration, a noisy proxy-means
+    ranking and regency quotas from the old poverty map."""
     n = len(t)
     w_old = t.w.to_numpy() - rng.normal(0, welfare_change_sd, n)
     old_poor = w_old <= np.quantile(w_old, desil_cutoff / 10)
@@ -57,7 +106,20 @@ def assign_beneficiaries(
     score = np.where(candidate, pmt_old, np.inf)
     rank = _rank_within(regency, score)
     selected = candidate & (rank < quota.reindex(regency).to_numpy())
+    return {
+        "w_old": w_old,
+        "old_poor": old_poor,
+        "old_component": old_component,
+        "registered": registered,
+        "pmt_old": pmt_old,
+        "candidate": candidate,
+        "selected": selected,
+    }
 
+
+def _discretion_capture_graduation(t, rng, selected, registered, discretion_share, capture_rate, graduated_share):
+    """Who receives after village officials swap slots, connected families get in, and graduation."""
+    n = len(t)
     # Local discretion: a share of slots handed by village officials to families they pick.
     village = t.village.to_numpy()
     swap_out = selected & (rng.random(n) < discretion_share)
@@ -67,21 +129,25 @@ def assign_beneficiaries(
     swap_rank = _rank_within(village, key)
     swap_in = (pick_w > 0) & (swap_rank < n_swap.reindex(village).to_numpy())
     receives = (selected & ~swap_out) | swap_in
-
     # Capture: families with a civil servant or ties to officials.
     connected = t.civil_servant.to_numpy() | (rng.random(n) < 0.02)
     captured = connected & ~receives & (rng.random(n) < capture_rate)
     receives |= captured
     # Graduation: beneficiaries who lost every component leave if the office processes it.
     lost = receives & ~t.has_component.to_numpy()
-    graduated = lost & (rng.random(n) < graduation_processed)
+    graduated = lost & (rng.random(n) < graduated_share)
     receives &= ~graduated
+    return receives, swap_out, swap_in, captured
 
+
+def _mechanisms(t, receives, old: dict, swap_out, swap_in, captured, desil_cutoff) -> np.ndarray:
+    """The mechanism behind each inclusion and exclusion error (None for the others)."""
     eligible = t.eligible.to_numpy()
+    old_poor, pmt_old = old["old_poor"], old["pmt_old"]
     improved = ~old_poor | (t.desil.to_numpy() > desil_cutoff)
     inclusion = receives & ~eligible
     exclusion = ~receives & eligible
-    mech = np.full(n, None, dtype=object)
+    mech = np.full(len(t), None, dtype=object)
     mech[inclusion] = np.select(
         [
             captured[inclusion],
@@ -94,46 +160,27 @@ def assign_beneficiaries(
     )
     mech[exclusion] = np.select(
         [
-            ~registered[exclusion],
-            ~old_component[exclusion],
+            ~old["registered"][exclusion],
+            ~old["old_component"][exclusion],
             ~old_poor[exclusion],
             swap_out[exclusion],
-            candidate[exclusion] & (pmt_old > np.quantile(pmt_old, 0.4))[exclusion],
+            old["candidate"][exclusion] & (pmt_old > np.quantile(pmt_old, 0.4))[exclusion],
         ],
         ["never_registered", "stale_ranking", "stale_ranking", "local_discretion", "proxy_means_error"],
         default="quota",
     )
-    pbi_old = rng.random(n) < _logistic(-1.1 - 1.8 * w_old + 1.5 * receives)
-    return pd.DataFrame(
-        {
-            "receives_pkh": receives,
-            "registered": registered,
-            "pbi_old": pbi_old,
-            "sembako": receives | (registered & (rng.random(n) < _logistic(-1.5 - 1.5 * w_old))),
-            "error_mechanism": mech,
-        }
-    )
+    return mech
 
 
-def outcome_samples(
-    receives,
-    eligible,
-    rng,
-    *,
-    verification_share_beneficiaries: float,
-    complaint_rate: float,
-    audit_share: float,
-    field_error_rate: float,
-    survey_share: float,
-):
+def outcome_samples(receives, eligible, rng, m: Mechanisms):
     """Which families were field-verified (not at random) and which were surveyed (at random)."""
     n = len(receives)
-    complaint = ~receives & (rng.random(n) < complaint_rate * np.where(eligible, 3.0, 1.0))
-    audit = rng.random(n) < audit_share
-    verified = (receives & (rng.random(n) < verification_share_beneficiaries)) | complaint | audit
-    flip = rng.random(n) < field_error_rate
+    complaint = ~receives & (rng.random(n) < m.complaint_rate * np.where(eligible, 3.0, 1.0))
+    audit = rng.random(n) < m.audit_share
+    verified = (receives & (rng.random(n) < m.verification_share)) | complaint | audit
+    flip = rng.random(n) < m.field_error_rate
     outcome = np.where(flip, ~eligible, eligible)
-    surveyed = rng.random(n) < survey_share
+    surveyed = rng.random(n) < m.survey_share
     return (
         verified,
         outcome,

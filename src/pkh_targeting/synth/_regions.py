@@ -167,6 +167,12 @@ def make_regions(
     village), ``wooden`` (regional building tradition), ``remote`` and ``size_weight``.
     """
     n_villages = int(np.clip(n_families / families_per_village, 24, 120_000))
+    r = _regencies(n_villages, rng)
+    return _villages(r, n_villages, urban_share, rng)
+
+
+def _regencies(n_villages: int, rng: np.random.Generator) -> dict:
+    """Provinces drawn by population, and their regencies (cities from code 71) with their effects."""
     n_regencies = int(np.clip(n_villages / 25, 12, 514))
     n_provinces = int(np.clip(n_regencies / 4, 3, len(_PROVINCES)))
     weight = _PROVINCES.weight.to_numpy()
@@ -191,7 +197,20 @@ def make_regions(
         np.clip(prov.urban_share.to_numpy()[reg_prov] + 0.05 + rng.normal(0, 0.1, n_regencies), 0.02, 0.95),
     )
 
-    # districts (~8 villages each) and villages
+    return {
+        "prov": prov,
+        "reg_prov": reg_prov,
+        "regency_code": regency_code,
+        "reg_effect": reg_effect,
+        "price_index": price_index,
+        "reg_urban": reg_urban,
+    }
+
+
+def _villages(r: dict, n_villages: int, urban_share: float, rng: np.random.Generator) -> pd.DataFrame:
+    """Districts (~8 villages each) and villages, the most urban-leaning of them urban."""
+    prov, reg_prov, regency_code, reg_urban = r["prov"], r["reg_prov"], r["regency_code"], r["reg_urban"]
+    n_regencies = len(regency_code)
     n_districts = max(n_regencies, n_villages // 8)
     dis_reg = np.concatenate([np.arange(n_regencies), rng.choice(n_regencies, n_districts - n_regencies)])
     dis_reg.sort()
@@ -219,8 +238,11 @@ def make_regions(
             "urban": urban,
             "remote": remote,
             "wooden": prov.wooden.to_numpy()[reg_prov[vil_reg]].astype(bool),
-            "price_index": price_index[vil_reg],
-            "area_effect": reg_effect[vil_reg] + dis_effect[vil_dis] + rng.normal(0, 0.10, n_villages) - 0.15 * remote,
+            "price_index": r["price_index"][vil_reg],
+            "area_effect": r["reg_effect"][vil_reg]
+            + dis_effect[vil_dis]
+            + rng.normal(0, 0.10, n_villages)
+            - 0.15 * remote,
             "size_weight": size_weight,
         }
     )

@@ -15,7 +15,7 @@ from ..rules import apply_rules, load_rules
 from ._dwelling import make_dwelling
 from ._identity import DEFECTS, inject_defects, make_addresses, make_names, make_niks
 from ._people import make_composition, make_members
-from ._programme import assign_beneficiaries, outcome_samples
+from ._programme import Mechanisms, assign_beneficiaries, outcome_samples
 from ._regions import make_regions
 
 # BPS, Susenas March 2025 (shared DOMAIN.md)
@@ -63,18 +63,8 @@ def generate_registry(
     rules="pkh-2025",
     poverty_rate: dict | None = None,
     gini: dict | None = None,
-    coverage: float = 0.235,
-    welfare_change_sd: float = 0.45,
-    pmt_noise_sd: float = 0.6,
-    discretion_share: float = 0.12,
-    capture_rate: float = 0.25,
-    graduation_processed: float = 0.5,
-    verification_share: float = 0.25,
-    complaint_rate: float = 0.03,
-    audit_share: float = 0.01,
-    field_error_rate: float = 0.05,
-    survey_share: float = 0.04,
     defect_rate: float = 0.0,
+    **mechanisms,
 ) -> Registry:
     """Generate a synthetic registry that behaves like DTSEN, with known targeting errors.
 
@@ -99,38 +89,21 @@ def generate_registry(
         PKH rules deciding components and eligibility.
     poverty_rate, gini : dict, optional
         Targets per area, ``{"urban": .., "rural": ..}``; BPS March 2025 by default.
-    coverage : float, default=0.235
-        Beneficiary quota as a share of families.
-    welfare_change_sd : float, default=0.45
-        How much welfare changed since the ranking that chose beneficiaries (latent SD units).
-    pmt_noise_sd : float, default=0.6
-        Error of that earlier proxy-means ranking.
-    discretion_share, capture_rate, graduation_processed : float
-        Share of slots re-assigned by village officials; chance that a connected family gets in;
-        chance that a beneficiary without components is graduated.
-    verification_share, complaint_rate, audit_share, field_error_rate : float
-        Field verification: share of beneficiaries verified, complaint rate of non-beneficiaries
-        (three times higher when eligible), random audit share, and misjudgement rate.
-    survey_share : float, default=0.04
-        Random share of families with measured consumption.
     defect_rate : float, default=0.0
         Share of families with an injected data-quality defect (listed in ``truth.defect``).
+    **mechanisms
+        Fields of `Mechanisms` (coverage, capture, verification, survey...) to change.
 
     Returns
     -------
     Registry
         ``.families``, ``.members`` (data contract) and ``.truth`` (one row per family).
     """
+    m = Mechanisms(**mechanisms)
     rng = np.random.default_rng(seed)
     ref = pd.Timestamp(reference_date or dt.date.today()).date()
     rules = load_rules(rules)
-    poverty_rate = {**POVERTY_RATE, **(poverty_rate or {})}
-    gini = {**GINI, **(gini or {})}
-
-    villages = make_regions(n_families, rng if regions_seed is None else np.random.default_rng([regions_seed, 7]))
-    vil = rng.choice(len(villages), n_families, p=villages.size_weight / villages.size_weight.sum())
-    vil.sort()
-    v = villages.iloc[vil].reset_index(drop=True)
+    v = _place_families(n_families, rng, regions_seed)
     urban = v.urban.to_numpy()
     w = rng.normal(0, 1, n_families)
 
@@ -138,20 +111,88 @@ def generate_registry(
     mem = make_members(comp, w, urban, rng)
     fam_idx = mem.fam.to_numpy()
     size = comp.n_members.to_numpy()
-    adults = mem.age.to_numpy() >= 15
-    workers = np.bincount(fam_idx, weights=mem.worked_last_week.to_numpy(), minlength=n_families)
-    civil = (
-        np.bincount(
-            fam_idx, weights=((mem.work_sector == 16) & (mem.employment_status == 4)).to_numpy(), minlength=n_families
-        )
-        > 0
+    consumption, line, desil = _consumption(
+        w, v, mem, size, {**POVERTY_RATE, **(poverty_rate or {})}, {**GINI, **(gini or {})}, rng
     )
-    head = mem.relationship.to_numpy() == 1
-    head_edu = np.zeros(n_families)
-    head_edu[fam_idx[head]] = mem.education.to_numpy()[head]
-    n_adults = np.bincount(fam_idx, weights=adults, minlength=n_families)
+    dwell = _dwelling(w, v, comp, size, rng)
 
-    # consumption: welfare latent, area, household size and workers, plus a transitory shock
+    family_id = np.array([f"F{seed:03d}{i:08d}" if seed < 1000 else f"F{seed}-{i:08d}" for i in range(n_families)])
+    mem.insert(0, "family_id", family_id[fam_idx])
+    comps = apply_rules(pd.DataFrame({"family_id": family_id}), mem, rules)
+    eligible = (desil <= rules.desil_cutoff) & comps.has_component.to_numpy()
+    inputs = _programme_inputs(w, v, comp, mem, size, comps, eligible, desil, rng)
+    prog = assign_beneficiaries(inputs, rng, m, rules.desil_cutoff)
+    receives = prog.receives_pkh.to_numpy()
+    verified, outcome, surveyed, why_verified = outcome_samples(receives, eligible, rng, m)
+    mem["health_insurance"] = _health_insurance(mem, prog, w, rng)[fam_idx]
+    head_names = _identities(mem, v, ref, seed, rng)
+    status = pd.DataFrame(
+        {
+            "receives_pkh": receives,
+            "receives_sembako": prog.sembako.to_numpy(),
+            "verified_eligible": pd.Series(outcome, dtype="boolean").where(verified).array,
+            "consumption_per_capita": np.where(surveyed, consumption, np.nan),
+        }
+    )
+    families = _families_table(family_id, head_names, make_addresses(n_families, rng), v, size, [dwell, status])
+    members = mem[list(load_contract()["members"].columns)].astype({"family_id": "string"}).reset_index(drop=True)
+    truth = _truth(family_id, consumption, line, desil, comps, eligible, prog, verified, why_verified, surveyed)
+    defect = inject_defects(families, members, defect_rate, rng)
+    truth["defect"], truth["defect_rule"] = (
+        pd.array(d.to_numpy(), dtype="string") for d in (defect, defect.map(DEFECTS))
+    )
+    return Registry(families, members, truth, ref, seed)
+
+
+def _dwelling(w, v: pd.DataFrame, comp: pd.DataFrame, size, rng) -> pd.DataFrame:
+    """Dwelling and assets: welfare through a noisy asset latent with a life-cycle effect."""
+    al = w + 0.012 * (comp.head_age.to_numpy() - 45) + rng.normal(0, 0.55, len(w))
+    return make_dwelling(
+        al, size, v.urban.to_numpy(), v.wooden.to_numpy(), v.remote.to_numpy(), v.province_code.to_numpy(),
+        comp.head_age.to_numpy(), rng,
+    )  # fmt: skip
+
+
+def _place_families(n_families: int, rng, regions_seed: int | None) -> pd.DataFrame:
+    """The village of each family (its region codes and area traits), families in village order."""
+    villages = make_regions(n_families, rng if regions_seed is None else np.random.default_rng([regions_seed, 7]))
+    vil = rng.choice(len(villages), n_families, p=villages.size_weight / villages.size_weight.sum())
+    vil.sort()
+    return villages.iloc[vil].reset_index(drop=True)
+
+
+def _families_table(family_id, head_names, addresses, v: pd.DataFrame, size, rest: list) -> pd.DataFrame:
+    """The families table in the contract's columns and dtypes."""
+    families = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "family_id": family_id,
+                    "head_name": head_names,
+                    "address": addresses,
+                    "province_code": v.province_code,
+                    "regency_code": v.regency_code,
+                    "district_code": v.district_code,
+                    "village_code": v.village_code,
+                    "urban": v.urban.to_numpy(),
+                    "n_members": size,
+                }
+            ),
+            *rest,
+        ],
+        axis=1,
+    )
+    spec = load_contract()["families"].columns
+    return families[list(spec)].astype({c: "string" for c, s in spec.items() if s.dtype == "string"})
+
+
+def _consumption(w, v: pd.DataFrame, mem: pd.DataFrame, size, poverty_rate: dict, gini: dict, rng):
+    """Consumption per capita from the welfare latent, area, household size and workers, plus a
+    transitory shock, calibrated per area to the poverty rate and Gini; its poverty line and desil."""
+    n = len(w)
+    urban, fam_idx = v.urban.to_numpy(), mem.fam.to_numpy()
+    workers = np.bincount(fam_idx, weights=mem.worked_last_week.to_numpy(), minlength=n)
+    n_adults = np.bincount(fam_idx, weights=mem.age.to_numpy() >= 15, minlength=n)
     log_c = (
         0.62 * w
         + v.area_effect.to_numpy()
@@ -159,7 +200,7 @@ def generate_registry(
         - 0.12 * np.log(size)
         + 0.25 * workers / size
         + 0.10 * np.log1p(n_adults)
-        + rng.normal(0, 0.38, n_families)
+        + rng.normal(0, 0.38, n)
     )
     line = np.where(urban, POVERTY_LINE["urban"], POVERTY_LINE["rural"]) * v.price_index.to_numpy()
     rel = log_c - np.log(line)
@@ -173,29 +214,19 @@ def generate_registry(
     consumption = np.round(np.exp(rel) * line, 0)
     real = np.exp(rel)  # consumption relative to the local poverty line
     desil = np.minimum(np.floor(pd.Series(real).rank(method="first", pct=True).to_numpy() * 10) + 1, 10).astype(int)
+    return consumption, line, desil
 
-    # dwelling and assets: welfare through a noisy asset latent with a life-cycle effect
-    al = w + 0.012 * (comp.head_age.to_numpy() - 45) + rng.normal(0, 0.55, n_families)
-    dwell = make_dwelling(
-        al,
-        size,
-        urban,
-        v.wooden.to_numpy(),
-        v.remote.to_numpy(),
-        v.province_code.to_numpy(),
-        comp.head_age.to_numpy(),
-        rng,
-    )
 
-    family_id = pd.Series(np.arange(n_families)).map(
-        lambda i: f"F{seed:03d}{i:08d}" if seed < 1000 else f"F{seed}-{i:08d}"
-    )
-    family_id = family_id.to_numpy()
-    mem.insert(0, "family_id", family_id[fam_idx])
-    fam = pd.DataFrame({"family_id": family_id})
-    comps = apply_rules(fam, mem, rules)
+def _programme_inputs(w, v, comp, mem, size, comps, eligible, desil, rng) -> pd.DataFrame:
+    """What `assign_beneficiaries` needs to know of each family."""
+    n_families, fam_idx = len(w), mem.fam.to_numpy()
     has_comp = comps.has_component.to_numpy()
-    eligible = (desil <= rules.desil_cutoff) & has_comp
+    civil = (
+        np.bincount(
+            fam_idx, weights=((mem.work_sector == 16) & (mem.employment_status == 4)).to_numpy(), minlength=n_families
+        )
+        > 0
+    )
     ages = mem.age.to_numpy()
     young_only = (
         np.bincount(
@@ -217,97 +248,55 @@ def generate_registry(
         | (comp.head_female.to_numpy() & ~comp.has_spouse.to_numpy())
         | (np.bincount(fam_idx, weights=mem.severe_disability.to_numpy(), minlength=n_families) > 0)
     )
-    prog = assign_beneficiaries(
-        pd.DataFrame(
-            {
-                "w": w,
-                "regency": v.regency_code.to_numpy(),
-                "village": v.village_code.to_numpy(),
-                "urban": urban,
-                "remote": v.remote.to_numpy(),
-                "eligible": eligible,
-                "has_component": has_comp,
-                "only_new_component": has_comp & young_only,
-                "aged_out": aged_out,
-                "desil": desil,
-                "elderly_head": elderly_head,
-                "single": size == 1,
-                "civil_servant": civil,
-                "vulnerable": vulnerable,
-            }
-        ),
-        rng,
-        coverage=coverage,
-        welfare_change_sd=welfare_change_sd,
-        pmt_noise_sd=pmt_noise_sd,
-        discretion_share=discretion_share,
-        capture_rate=capture_rate,
-        graduation_processed=graduation_processed,
-        desil_cutoff=rules.desil_cutoff,
-    )
-    receives = prog.receives_pkh.to_numpy()
-    verified, outcome, surveyed, why_verified = outcome_samples(
-        receives,
-        eligible,
-        rng,
-        verification_share_beneficiaries=verification_share,
-        complaint_rate=complaint_rate,
-        audit_share=audit_share,
-        field_error_rate=field_error_rate,
-        survey_share=survey_share,
+    return pd.DataFrame(
+        {
+            "w": w,
+            "regency": v.regency_code.to_numpy(),
+            "village": v.village_code.to_numpy(),
+            "urban": v.urban.to_numpy(),
+            "remote": v.remote.to_numpy(),
+            "eligible": eligible,
+            "has_component": has_comp,
+            "only_new_component": has_comp & young_only,
+            "aged_out": aged_out,
+            "desil": desil,
+            "elderly_head": elderly_head,
+            "single": size == 1,
+            "civil_servant": civil,
+            "vulnerable": vulnerable,
+        }
     )
 
-    # health insurance (family-level scheme): PBI from the earlier round, employer JKN for formal workers
+
+def _health_insurance(mem: pd.DataFrame, prog: pd.DataFrame, w, rng) -> np.ndarray:
+    """The family's scheme: PBI from the earlier round, employer JKN for formal workers, self-paid."""
+    n_families, fam_idx = len(w), mem.fam.to_numpy()
     employee = np.bincount(fam_idx, weights=(mem.employment_status == 4).to_numpy(), minlength=n_families) > 0
     u = rng.random(n_families)
     scheme = np.select(
         [prog.pbi_old.to_numpy(), employee & (u < 0.7), u < 0.25 + 0.2 * (w > 0.5)], [1, 4, 2], default=0
     )
     scheme = np.where((scheme == 0) & (rng.random(n_families) < 0.02), 8, scheme)
-    mem["health_insurance"] = scheme[fam_idx]
+    return scheme
 
+
+def _identities(mem: pd.DataFrame, v: pd.DataFrame, ref, seed: int, rng) -> np.ndarray:
+    """Members' NIKs (some infants have none yet) and names; returns the heads' names."""
+    fam_idx, ages, head = mem.fam.to_numpy(), mem.age.to_numpy(), mem.relationship.to_numpy() == 1
     mem["nik"] = make_niks(v.district_code.to_numpy()[fam_idx], ages, mem.sex.to_numpy(), ref, rng)
     no_nik = (ages == 0) & (rng.random(len(mem)) < 0.3)
     mem["nik"] = pd.Series(mem["nik"], dtype="string").where(~no_nik)
-    heads = mem[head]
-    head_names = make_names(heads.sex.to_numpy(), rng)
+    head_names = make_names(mem[head].sex.to_numpy(), rng)
     # members' names from a stream of their own, so that adding them changed no other draw; the head's
     # name is the family's head_name
     mem["name"] = make_names(mem.sex.to_numpy(), np.random.default_rng([seed, 11]))
     mem.loc[head, "name"] = head_names
-    families = pd.concat(
-        [
-            pd.DataFrame(
-                {
-                    "family_id": family_id,
-                    "head_name": head_names,
-                    "address": make_addresses(n_families, rng),
-                    "province_code": v.province_code,
-                    "regency_code": v.regency_code,
-                    "district_code": v.district_code,
-                    "village_code": v.village_code,
-                    "urban": urban,
-                    "n_members": size,
-                }
-            ),
-            dwell,
-            pd.DataFrame(
-                {
-                    "receives_pkh": receives,
-                    "receives_sembako": prog.sembako.to_numpy(),
-                    "verified_eligible": pd.Series(outcome, dtype="boolean").where(verified).array,
-                    "consumption_per_capita": np.where(surveyed, consumption, np.nan),
-                }
-            ),
-        ],
-        axis=1,
-    )
-    contract = load_contract()
-    families = families[list(contract["families"].columns)].astype(
-        {c: "string" for c, spec in contract["families"].columns.items() if spec.dtype == "string"}
-    )
-    members = mem[list(contract["members"].columns)].astype({"family_id": "string"}).reset_index(drop=True)
+    return head_names
 
+
+def _truth(family_id, consumption, line, desil, comps, eligible, prog, verified, why_verified, surveyed):
+    """What an office never sees: consumption, desil, components, eligibility, errors and why."""
+    receives = prog.receives_pkh.to_numpy()
     truth = pd.DataFrame(
         {
             "family_id": pd.array(family_id, dtype="string"),
@@ -327,7 +316,4 @@ def generate_registry(
     truth["verified"] = verified
     truth["verification_reason"] = pd.array(np.where(verified, why_verified, None), dtype="string")
     truth["surveyed"] = surveyed
-    defect = inject_defects(families, members, defect_rate, rng)
-    truth["defect"] = pd.array(defect.to_numpy(), dtype="string")
-    truth["defect_rule"] = pd.array(defect.map(DEFECTS).to_numpy(), dtype="string")
-    return Registry(families, members, truth, ref, seed)
+    return truth
