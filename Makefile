@@ -26,7 +26,9 @@ test: install
 	$(BIN)/python -m pytest
 
 notebooks: install
-	cd notebooks && for nb in *.ipynb; do ../$(BIN)/jupyter-execute --inplace --timeout=600 "$$nb" || exit 1; done
+	cd notebooks && for nb in *.ipynb; do \
+	  MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR=false MLFLOW_LOGGING_LEVEL=WARNING PYTHONWARNINGS=ignore \
+	  ../$(BIN)/jupyter-execute --inplace --timeout=600 "$$nb" || exit 1; done
 
 clean:
 	rm -rf $(VENV) .pytest_cache models/mlruns.db models/artifacts demo-output

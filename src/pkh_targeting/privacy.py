@@ -27,8 +27,9 @@ def _hmac(values: pd.Series, key: bytes, prefix: str) -> pd.Series:
 
 def pseudonymize(families: pd.DataFrame, members: pd.DataFrame, key: str | bytes | None = None):
     """A research extract: NIK and family IDs replaced by keyed hashes (HMAC-SHA256), names (the
-    head's and the members') and addresses removed. The same key gives the same pseudonyms, so extracts can be linked; without
-    the key they cannot be reversed. The key comes from ``PKH_PSEUDONYM_KEY`` unless passed.
+    head's and the members') and addresses removed. The same key gives the same pseudonyms, so
+    extracts can be linked; without the key they cannot be reversed. The key comes from
+    ``PKH_PSEUDONYM_KEY`` unless passed.
 
     Returns
     -------
