@@ -1,3 +1,5 @@
+import gc
+import warnings
 from pathlib import Path
 
 import openpyxl
@@ -112,3 +114,13 @@ def test_corrupt_parquet_is_a_schema_error(tmp_path):
     (tmp_path / "bad.parquet").write_bytes(b"not parquet at all")
     with pytest.raises(SchemaError, match="cannot read"):
         read_table(tmp_path / "bad.parquet", "families")
+
+
+def test_reading_excel_leaves_no_file_open(small_registry, tmp_path):
+    path = tmp_path / "keluarga.xlsx"
+    small_registry.families.head(20).to_excel(path, index=False)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert len(read_table(path, "families")) == 20
+        gc.collect()
+    assert not [w for w in caught if issubclass(w.category, ResourceWarning)]

@@ -151,7 +151,10 @@ def test_pyfunc_loads_from_text_and_returns_the_contract(store, registries):
     _, _, train, batch = registries
     tracking.configure()
     model = TargetingModel(cv={"n_splits": 3}).fit(train.families, train.members, reference_date=REF)
+    before = dict(vars(model))
     record = tracking.log_training(model, train.families, train.members, register="pkh")
+    assert vars(model).keys() == before.keys() and model.model_version.startswith("local:")  # recording reads only
+    assert record.model_version == "pkh/1" and record.uri == "models:/pkh/1"
     pyfunc = mlflow.pyfunc.load_model("models:/pkh@champion")
     assert pyfunc.metadata.signature.inputs.input_names()[:3] == ["family_id", "member_no", "nik"]
     fam = batch.families[batch.families.family_id.isin(batch.truth.family_id[batch.truth.defect.isna()])].head(200)

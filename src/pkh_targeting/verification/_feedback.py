@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import SchemaError
+from ..records.keys import normalize_text
 from ._field_lists import HEADERS, RESULT_CODES
 
 # accepted spellings of each result, Indonesian included
@@ -56,7 +57,7 @@ def read_results(path) -> pd.DataFrame:
         rows.append(
             pd.DataFrame(
                 {
-                    "family_id": f[h["family_id"]].astype("string").str.strip(),
+                    "family_id": normalize_text(f[h["family_id"]]),
                     "result_raw": f[h["result"]].astype("string").str.strip(),
                 }
             )
