@@ -21,6 +21,7 @@ import pandas as pd
 import yaml
 
 from .features import ASSET_ITEMS
+from .treeshap import contributions as tree_contributions
 
 LANGUAGES = ("id", "en")
 STATUS_CONCEPTS = {"receives_pkh": "PKH status (501b)", "receives_sembako": "Sembako (501a)"}
@@ -64,7 +65,7 @@ class Explainer:
     def contributions(self, X: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
         """Log-odds contributions per model feature (the welfare estimate shared out) and the base."""
         model = self.model
-        B = model.classifier_.predict(X, pred_contrib=True)
+        B = tree_contributions(model.classifier_, X)
         cols = list(X.columns)
         trees = pd.DataFrame(B[:, :-1], index=X.index, columns=cols)
         base = B[:, -1].copy()

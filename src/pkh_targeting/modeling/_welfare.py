@@ -19,6 +19,8 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from ..treeshap import contributions as tree_contributions
+
 KINDS = ("stacked", "lightgbm", "ols")
 # small, regularised trees: survey samples are a few thousand families
 DEFAULT_LGBM = {
@@ -274,11 +276,12 @@ class WelfareModel(RegressorMixin, BaseEstimator):
         if "ols" in m:
             d = m["design"]
             Z = (d.transform(X) - np.asarray(d.means)) * m["ols"].coef_
-            contrib = pd.DataFrame(Z, index=X.index).T.groupby(np.asarray(d.sources())).sum().T
+            # each design column (a one-hot level, say) folded back to the input column it came from
+            fold = (np.asarray(d.sources())[:, None] == np.asarray(X.columns)[None, :]).astype(np.float64)
             base = np.full(len(X), float(m["ols"].intercept_ + np.dot(m["ols"].coef_, d.means)))
-            return contrib.reindex(columns=X.columns, fill_value=0.0), base
+            return pd.DataFrame(Z @ fold, index=X.index, columns=X.columns), base
         booster = m["lgbm"].booster_
-        C = booster.predict(_as_lgbm(X, list(m["categories"]), m["categories"]), pred_contrib=True)
+        C = tree_contributions(booster, _as_lgbm(X, list(m["categories"]), m["categories"]))
         return pd.DataFrame(C[:, :-1], index=X.index, columns=X.columns), C[:, -1]
 
     def contributions(self, X) -> tuple[pd.DataFrame, np.ndarray]:
