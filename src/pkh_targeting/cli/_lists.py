@@ -82,6 +82,11 @@ def _print_lists(lists, budget: int, out) -> None:
     columns = ["list", "visits", "audit", "expected errors", "random visits", "rupiah at stake"]
     print_table(f"verification lists ({budget:,} visits)", columns, rows)
     console.print(f"{len(lists.paths)} list file(s), ranked.parquet and summary.csv written to [bold]{out}[/]")
+    if lists.unreached:
+        console.print(
+            f"{lists.unreached:,} unit(s) of the lists got no visit: there are more units than visits, and the units "
+            "whose first visit is worth most were served first (summary.csv lists them with 0 visits)."
+        )
     if lists.unexplained:
         console.print(
             f"{lists.unexplained:,} listed families have no reasons: --model MODEL --members FILE explains them."

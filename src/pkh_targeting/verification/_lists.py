@@ -38,6 +38,11 @@ class Lists:
     paths: list = field(default_factory=list)
 
     @property
+    def unreached(self) -> int:
+        """Units (per list) with candidates that the budget gave no visit."""
+        return int((self.summary["visits"] == 0).sum()) if len(self.summary) else 0
+
+    @property
     def unexplained(self) -> int:
         """Listed families without reasons (explained by passing the model and the members)."""
         return int(self.ranked["reasons"].isna().sum())

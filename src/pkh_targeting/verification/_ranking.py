@@ -8,10 +8,19 @@ import pandas as pd
 ERROR_TYPES = ("inclusion", "exclusion")
 
 
-def _largest_remainder(weights: np.ndarray, total: int, floor: np.ndarray, cap: np.ndarray) -> np.ndarray:
-    """Integers that sum to ``total`` (or to ``cap.sum()``), each between its floor and cap, otherwise
-    proportional to ``weights``."""
+def _largest_remainder(
+    weights: np.ndarray, total: int, floor: np.ndarray, cap: np.ndarray, order: np.ndarray | None = None
+) -> np.ndarray:
+    """Integers that sum to ``total`` (or to ``cap.sum()``), each at most its cap, otherwise
+    proportional to ``weights``. Floors are met while the total allows: when it cannot cover them
+    all, they are met in ``order`` (by default of ``weights``, largest first) and the rest get none."""
     alloc = np.minimum(floor, cap)
+    if alloc.sum() > total:
+        order = np.argsort(-np.asarray(weights, float), kind="stable") if order is None else order
+        room = np.minimum(np.cumsum(alloc[order]), total) - np.minimum(np.cumsum(alloc[order]) - alloc[order], total)
+        served = np.zeros_like(alloc)
+        served[order] = room
+        return served
     left = min(total, int(cap.sum())) - int(alloc.sum())
     while left > 0:
         room = cap - alloc
@@ -72,7 +81,9 @@ def rank_for_verification(
         at stake; ``probability`` by the error probability alone.
     min_per_unit : int, default=1
         Ranked visits every unit with candidates gets before the rest is shared in proportion to
-        the errors expected there.
+        the errors expected there, while the budget allows: with more units than visits, units are
+        served in order of what their first visit is worth and the rest get none
+        (`summarize_lists` lists them with 0 visits). The budget is never exceeded.
     seed : int, default=0
 
     Returns
@@ -138,9 +149,11 @@ def _ranking_frame(scores: pd.DataFrame, by: str, priority: str) -> tuple[pd.Dat
 
 
 def _split_budget(lists: dict, key: str, budget: int, audit_share: float, inclusion_share):
-    """Ranked and audit visits per list (inclusion, exclusion)."""
-    n_audit_total = int(round(audit_share * budget))
-    ranked_total = budget - n_audit_total
+    """Ranked and audit visits per list (inclusion, exclusion): never more than the budget or the
+    families there are, the audit sample exactly ``audit_share`` of the visits (rounded)."""
+    listed = min(budget, sum(len(d) for d in lists.values()))
+    n_audit_total = int(round(audit_share * listed))
+    ranked_total = listed - n_audit_total
     if inclusion_share is None:
         value = np.array([lists[t][key].sum() for t in ERROR_TYPES])
         shares = value / value.sum() if value.sum() > 0 else np.array([0.5, 0.5])
@@ -162,10 +175,11 @@ def _choose(d, t: str, by: str, key: str, n_ranked: int, n_audit: int, min_per_u
     units = d.groupby(by, observed=True)
     sizes = units.size()
     expected = units["expected_error"].sum().to_numpy()
+    best = units[key].max().to_numpy()  # what a unit's first visit is worth: units are served in this order
+    order = np.lexsort((np.arange(len(best)), -best))
+    floor = np.full(len(sizes), min_per_unit)
     alloc = np.zeros(len(d[by].cat.categories) + 1, int)  # the last for families of no unit: none
-    alloc[sizes.index.codes] = _largest_remainder(
-        expected, n_ranked, np.full(len(sizes), min_per_unit), sizes.to_numpy()
-    )
+    alloc[sizes.index.codes] = _largest_remainder(expected, n_ranked, floor, sizes.to_numpy(), order)
     chosen = units.cumcount().to_numpy() < alloc[d[by].cat.codes.to_numpy()]
     ranked = d[chosen].assign(audit=False, selection_probability=1.0)
     rest = d[~chosen]
@@ -191,6 +205,9 @@ def summarize_lists(ranked: pd.DataFrame, scores: pd.DataFrame, *, by: str = "di
         expected_errors_found=("expected_error", "sum"),
         rupiah_at_stake=("expected_value_rp", "sum"),
     )
+    # every unit with candidates, those the budget did not reach with 0 visits
+    out = out.reindex(out.index.union(pool.index), fill_value=0)
+    out["audit_visits"] = out["audit_visits"].astype("int64")
     mean = pool.reindex(out.index)  # a unit without scores of its list has no random baseline
     out["expected_errors_random"] = (out["visits"] * mean["error_score"]).fillna(0.0)
     out["rupiah_at_stake_random"] = (out["visits"] * mean["expected_value_rp"]).fillna(0.0)

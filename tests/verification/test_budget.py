@@ -1,0 +1,80 @@
+"""The budget is the number of visits an office can pay for: never exceeded, the audit share exact."""
+
+import numpy as np
+import pandas as pd
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from pkh_targeting import rank_for_verification
+from pkh_targeting.verification import summarize_lists
+
+
+def _scores(n: int, n_districts: int, villages_per_district: int, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    district = rng.integers(0, n_districts, n)
+    village = district * 10 + rng.integers(0, villages_per_district, n)
+    receives = rng.random(n) < 0.4
+    p = rng.beta(1, 3, n).round(2)  # ties are common
+    return pd.DataFrame(
+        {
+            "family_id": pd.array([f"F{i:05d}" for i in rng.permutation(n)], dtype="string"),
+            "province_code": "32",
+            "regency_code": "3201",
+            "district_code": pd.array([f"3201{d:03d}" for d in district], dtype="string"),
+            "village_code": pd.array([f"3201{v:06d}" for v in village], dtype="string"),
+            "receives_pkh": receives,
+            "n_components": rng.integers(0, 3, n),
+            "benefit_rp": rng.choice([0, 900_000, 2_400_000, 3_000_000], n),
+            "p_eligible": p,
+            "error_type": np.where(receives, "inclusion", "exclusion"),
+            "error_score": np.where(receives, 1 - p, p),
+            "reasons": pd.array([pd.NA] * n, dtype="string"),
+            "model_version": "local:test",
+            "rules_version": "pkh-2025",
+        }
+    )
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    n=st.integers(0, 400),
+    n_districts=st.integers(1, 60),
+    villages=st.integers(1, 8),
+    budget=st.integers(0, 500),
+    by=st.sampled_from(["district_code", "village_code"]),
+    audit_share=st.floats(0, 0.9),
+    inclusion_share=st.one_of(st.none(), st.floats(0, 1)),
+    priority=st.sampled_from(["value", "probability"]),
+    seed=st.integers(0, 3),
+)
+def test_never_more_than_the_budget_and_the_audit_share_exact(
+    n, n_districts, villages, budget, by, audit_share, inclusion_share, priority, seed
+):
+    scores = _scores(n, n_districts, villages, seed)
+    ranked = rank_for_verification(
+        scores, budget, by=by, audit_share=audit_share, inclusion_share=inclusion_share, priority=priority, seed=seed
+    )
+    listed = min(budget, n)
+    assert len(ranked) == listed
+    assert int(ranked["audit"].sum()) == int(round(audit_share * listed))
+    assert ranked["family_id"].is_unique
+    summary = summarize_lists(ranked, scores, by=by)
+    assert summary["visits"].sum() == listed
+    units = scores.groupby(["error_type", by]).ngroups
+    assert len(summary) == units  # every unit with candidates, reached or not
+
+
+def test_many_small_districts_get_the_budget_not_one_visit_each():
+    scores = _scores(20_000, 2_500, 3, seed=0)  # more districts than visits
+    ranked = rank_for_verification(scores, 500)
+    assert len(ranked) == 500 and ranked["audit"].sum() == 50
+    summary = summarize_lists(ranked, scores)
+    assert (summary["visits"] == 0).sum() > 0
+    # the districts served are those whose best family is worth most
+    key = scores["error_score"] * scores["benefit_rp"].where(scores["benefit_rp"] > 0, 900_000)
+    best = scores.assign(v=key).groupby(["error_type", "district_code"])["v"].max()
+    served = ranked[~ranked["audit"]].groupby(["list", "unit"]).size().index
+    for t in ("inclusion", "exclusion"):
+        mine = best[t]
+        reached = served[served.get_level_values(0) == t].get_level_values(1)
+        assert mine.drop(reached).max() <= mine.reindex(reached).min() + 1e-9, t
