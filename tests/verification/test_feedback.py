@@ -1,3 +1,7 @@
+import json
+import shutil
+import warnings
+
 import numpy as np
 import openpyxl
 import pandas as pd
@@ -25,7 +29,7 @@ def _fill(paths, truth, *, bad_every=None):
             fid, res = header.index("ID keluarga") + 1, header.index("Hasil kunjungan") + 1
             for n, row in enumerate(ws.iter_rows(min_row=6)):
                 family = row[fid - 1].value
-                value = "eligible" if eligible[family] else "not eligible"
+                value = "layak" if eligible[family] else "tidak layak"  # the codes of an Indonesian sheet
                 if bad_every and n % bad_every == 0:
                     value = "mungkin"
                 elif n % 17 == 5:
@@ -106,3 +110,48 @@ def test_cli_reports_bad_values_instead_of_guessing(field):
     outcomes = pd.read_csv(folder / "verified_outcomes.csv", encoding="utf-8-sig")
     assert not set(outcomes.family_id) & set(bad.family_id)
     assert (folder / "feedback.json").exists()
+
+
+def _refuse(constant):
+    raise ValueError(f"not JSON: {constant}")
+
+
+def test_cli_reads_folders_and_files_after_one_option(field, tmp_path):
+    reg, ranked, paths, folder = field
+    returned = tmp_path / "returned"
+    returned.mkdir()
+    files = [shutil.move(p, returned / p.name) for p in _fill(paths, reg.truth, bad_every=9)]
+    runner = CliRunner()
+    by_folder = runner.invoke(
+        app, ["feedback", "--lists", str(folder), "--results", str(returned), "--out", str(tmp_path / "a")]
+    )
+    by_files = runner.invoke(
+        app, ["feedback", "--lists", str(folder), "--results", *map(str, files), "--out", str(tmp_path / "b")]
+    )
+    assert by_folder.exit_code == 0 and by_files.exit_code == 0, by_folder.output + by_files.output
+    est = json.loads((tmp_path / "a" / "feedback.json").read_text(), parse_constant=_refuse)
+    assert est == json.loads((tmp_path / "b" / "feedback.json").read_text())
+    results = pd.concat([read_results(p) for p in files], ignore_index=True)
+    expected = estimate_errors(ranked, results)
+    assert est["visited"] == expected["visited"] and est["leakage"] == pytest.approx(expected["leakage"])
+    assert "use: layak, tidak layak, tidak ditemukan, pindah" in by_folder.output  # the sheet's own codes
+
+
+def test_no_audit_results_yet_is_said_plainly(field, tmp_path):
+    reg, ranked, paths, folder = field
+    results = pd.concat([read_results(p) for p in _fill(paths, reg.truth)], ignore_index=True)
+    ranked_only = results[results.family_id.isin(ranked.family_id[~ranked.audit])]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no RuntimeWarning of an all-NaN slice
+        est = estimate_errors(ranked, ranked_only, n_boot=50)
+    assert est["leakage"] is None and est["undercoverage_high"] is None
+    assert est["audit_with_result"] == {"inclusion": 0, "exclusion": 0} and sum(est["audit_drawn"].values()) > 0
+    ranked_only.assign(**{"ID keluarga": ranked_only.family_id, "Hasil kunjungan": ranked_only.result_raw})[
+        ["ID keluarga", "Hasil kunjungan"]
+    ].to_csv(tmp_path / "back.csv", index=False)
+    res = CliRunner().invoke(
+        app, ["feedback", "--lists", str(folder), "--results", str(tmp_path / "back.csv"), "--out", str(tmp_path)]
+    )
+    assert res.exit_code == 0, res.output
+    assert "0 of" in res.output and "audit visits have a result" in res.output and "nan" not in res.output
+    assert json.loads((tmp_path / "feedback.json").read_text(), parse_constant=_refuse)["leakage"] is None

@@ -1,3 +1,7 @@
+import re
+import shutil
+import subprocess
+
 import numpy as np
 import openpyxl
 import pandas as pd
@@ -115,7 +119,8 @@ def test_field_lists_excel_and_csv(batch, tmp_path):
     assert {p.stem.split("_")[1] for p in xlsx} == set(r.regency_code)
     wb = openpyxl.load_workbook(xlsx[0])
     ws = wb[wb.sheetnames[0]]
-    assert set(wb.sheetnames) <= set(r.district_code)
+    assert {n.split()[0] for n in wb.sheetnames} <= set(r.district_code)
+    assert {n.split()[1] for n in wb.sheetnames} <= {"inklusi", "eksklusi"}
     assert "pkh/3" in ws["A1"].value and "pkh-2025" in ws["A1"].value and "nama dan alamat" in ws["A3"].value
     header = [c.value for c in ws[5]]
     assert header == list(HEADERS["id"].values())
@@ -123,6 +128,15 @@ def test_field_lists_excel_and_csv(batch, tmp_path):
         c.value for row in wb.worksheets for r_ in row.iter_rows(min_row=6) for c in r_ if isinstance(c.value, str)
     ]
     assert not any(v.startswith(("=", "+", "-", "@")) for v in cells)
+    for sheet in wb.worksheets:  # one list a sheet, numbered from 1; printable; the result a drop-down
+        rows = list(sheet.iter_rows(min_row=6, values_only=True))
+        assert rows[0][0] == 1 and len({row[6] for row in rows}) == 1
+        assert sheet.page_setup.orientation == "landscape" and sheet.page_setup.fitToWidth == 1
+        assert sheet.print_title_rows == "$5:$5" and sheet.freeze_panes == "A6"
+        (choices,) = sheet.data_validations.dataValidation
+        assert choices.formula1 == '"layak,tidak layak,tidak ditemukan,pindah"' and "L6" in str(choices.sqref)
+        names = [row[2] for row in rows if row[2]]
+        assert sheet.column_dimensions["C"].width >= max(map(len, names))
     csv = [p for p in paths if p.suffix == ".csv"][0]
     assert csv.read_bytes().startswith(b"\xef\xbb\xbf")
     back = pd.read_csv(csv, encoding="utf-8-sig")
@@ -201,3 +215,23 @@ def test_read_records_of(batch, tmp_path):
     mem = read_records_of(tmp_path / "reg" / "members.parquet", "members", ids)
     expected = reg.members[reg.members.family_id.isin(ids)].reset_index(drop=True)
     pd.testing.assert_frame_equal(mem, expected, check_dtype=False)
+
+
+@pytest.mark.skipif(not (shutil.which("soffice") and shutil.which("pdfinfo")), reason="no LibreOffice or pdfinfo here")
+def test_field_lists_print_one_page_wide_landscape(batch, tmp_path):
+    reg, scores = batch
+    r = rank_for_verification(scores, 60, seed=1)
+    r = r[r.regency_code == r.regency_code.iloc[0]]
+    (xlsx, _) = write_field_lists(r, reg.families, tmp_path / "lists", language="id")[:2]
+    subprocess.run(
+        ["soffice", "--headless", "--convert-to", "pdf", "--outdir", str(tmp_path), str(xlsx)],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    info = subprocess.run(["pdfinfo", str(tmp_path / f"{xlsx.stem}.pdf")], capture_output=True, text=True).stdout
+    pages = int(re.search(r"Pages:\s+(\d+)", info).group(1))
+    width, height = map(float, re.search(r"Page size:\s+([\d.]+) x ([\d.]+)", info).groups())
+    sheets = len(openpyxl.load_workbook(xlsx).sheetnames)
+    assert pages == sheets  # every column on the page: nothing spills onto a page of its own
+    assert width > height  # landscape

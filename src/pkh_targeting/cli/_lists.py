@@ -97,13 +97,17 @@ def _print_lists(lists, budget: int, out) -> None:
 def feedback(
     lists: Annotated[Path, typer.Option(help="Folder written by rank (holds ranked.parquet).")],
     results: Annotated[
-        list[Path], typer.Option(help="Returned list(s) with the result column filled (.xlsx or .csv).")
+        list[Path],
+        typer.Option(help="Returned lists with the result column filled (.xlsx or .csv), or folders of them."),
     ],
+    more: Annotated[
+        list[Path] | None, typer.Argument(help="More returned lists or folders.", show_default=False)
+    ] = None,
     out: Annotated[Path | None, typer.Option(help="Output folder; the lists folder by default.")] = None,
 ):
     """Read field results: precision of the ranked visits, leakage and undercoverage from the audit
     sample (Horvitz-Thompson, 95% intervals), and verified_eligible outcomes for retraining."""
-    est, bad = read_feedback(lists, results, out)
+    est, bad = read_feedback(lists, [*results, *(more or [])], out)
     counts = (
         "visited",
         "not_found_or_moved",
@@ -111,12 +115,19 @@ def feedback(
         "inclusion_precision_ranked",
         "exclusion_precision_ranked",
     )
-    rows = [(k, f"{est[k]:.3f}" if isinstance(est[k], float) else f"{est[k]:,}") for k in counts]
+    rows = [(k, _figure(est[k])) for k in counts]
     rows += [
         (f"{k} (audit estimate)", f"{est[k]:.3f} ({est[k + '_low']:.3f}-{est[k + '_high']:.3f})")
         for k in ("leakage", "undercoverage")
+        if est[k] is not None
     ]
     print_table("field results", ["measure", "value"], rows)
+    if est["leakage"] is None:
+        came, drawn = sum(est["audit_with_result"].values()), sum(est["audit_drawn"].values())
+        console.print(
+            f"{came:,} of {drawn:,} audit visits have a result: leakage and undercoverage are estimated from the "
+            "random audit sample of every list, so they wait for those results."
+        )
     if len(bad):
         err_console.print(
             f"[yellow]warning:[/] {len(bad)} result(s) not understood (see bad_results.csv); "
@@ -125,3 +136,9 @@ def feedback(
     console.print(
         f"verified_outcomes.csv (for retraining), bad_results.csv and feedback.json written to [bold]{out or lists}[/]"
     )
+
+
+def _figure(value) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.3f}" if isinstance(value, float) else f"{value:,}"

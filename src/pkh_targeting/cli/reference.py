@@ -26,7 +26,10 @@ def cli_reference() -> str:
         for p in cmd.params:
             if p.name == "help":
                 continue
-            flags = " / ".join(f"`{o}`" for o in [*p.opts, *p.secondary_opts])
+            if p.param_type_name == "argument":
+                flags = f"`{p.name.upper()}...`" if p.nargs == -1 else f"`{p.name.upper()}`"
+            else:
+                flags = " / ".join(f"`{o}`" for o in [*p.opts, *p.secondary_opts])
             if p.required:
                 default = "required"
             elif getattr(p, "is_flag", False) or p.default is None:

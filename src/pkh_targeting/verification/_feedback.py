@@ -11,18 +11,10 @@ from ..exceptions import SchemaError
 from ..records.keys import normalize_text
 from ._field_lists import HEADERS, RESULT_CODES
 
-# accepted spellings of each result, Indonesian included
+# accepted spellings of each result: both languages of the lists, and the choice names of the form
 _RESULTS = {
-    "eligible": "eligible",
-    "layak": "eligible",
-    "not eligible": "not eligible",
-    "tidak layak": "not eligible",
-    "not_eligible": "not eligible",
-    "not found": "not found",
-    "tidak ditemukan": "not found",
-    "not_found": "not found",
-    "moved": "moved",
-    "pindah": "moved",
+    **{code: canonical for codes in RESULT_CODES.values() for code, canonical in zip(codes, RESULT_CODES["en"])},
+    **{canonical.replace(" ", "_"): canonical for canonical in RESULT_CODES["en"]},
 }
 
 
@@ -59,6 +51,7 @@ def read_results(path) -> pd.DataFrame:
                 {
                     "family_id": normalize_text(f[h["family_id"]]),
                     "result_raw": f[h["result"]].astype("string").str.strip(),
+                    "language": lang,
                 }
             )
         )
@@ -81,7 +74,7 @@ def estimate_errors(ranked: pd.DataFrame, results: pd.DataFrame, *, n_boot: int 
     err = np.where(r["list"] == "inclusion", r["result"] == "not eligible", r["result"] == "eligible")
     for t in ("inclusion", "exclusion"):
         m = (r["list"] == t) & ~r["audit"] & known
-        out[f"{t}_precision_ranked"] = float(err[m].mean()) if m.any() else float("nan")
+        out[f"{t}_precision_ranked"] = float(err[m].mean()) if m.any() else None
         out[f"{t}_ranked_with_result"] = int(m.sum())
     rng = np.random.default_rng(seed)
 
@@ -95,7 +88,7 @@ def estimate_errors(ranked: pd.DataFrame, results: pd.DataFrame, *, n_boot: int 
             n_audit_drawn = int(((r["list"] == t) & r["audit"]).sum())
             n_rest = n_audit_drawn / pool_rest.iloc[0] if len(pool_rest) and pool_rest.iloc[0] > 0 else 0.0
             # errors: ranked observed directly; the rest estimated from the audit's error share
-            share = err[aud].mean() if len(aud) else np.nan
+            share = err[aud].mean() if len(aud) else 0.0  # no audit drawn: nothing outside the ranked visits
             tot[t] = (err[rank].sum() + n_rest * share, rank.sum() + n_rest)
         return tot
 
@@ -104,13 +97,17 @@ def estimate_errors(ranked: pd.DataFrame, results: pd.DataFrame, *, n_boot: int 
         eligible = n_ben - incl_err + excl_err
         return incl_err / n_ben, excl_err / eligible
 
-    est = rates(totals({}))
     sizes = {t: int(((r["list"] == t) & r["audit"] & known).sum()) for t in ("inclusion", "exclusion")}
+    drawn = {t: int(((r["list"] == t) & r["audit"]).sum()) for t in ("inclusion", "exclusion")}
+    out["audit_with_result"], out["audit_drawn"] = sizes, drawn
+    if any(drawn[t] and not sizes[t] for t in drawn) or not any(sizes.values()):
+        # an estimate needs audit results from every list that drew an audit sample
+        return {**out, **{f"{k}{s}": None for k in ("leakage", "undercoverage") for s in ("", "_low", "_high")}}
+    est = rates(totals({}))
     boots = np.array([rates(totals({t: rng.integers(0, n, n) for t, n in sizes.items()})) for _ in range(n_boot)])
     for j, name in enumerate(("leakage", "undercoverage")):
         out[name] = float(est[j])
         out[f"{name}_low"], out[f"{name}_high"] = (float(np.nanquantile(boots[:, j], q)) for q in (0.025, 0.975))
-    out["audit_with_result"] = sizes
     return out
 
 
@@ -126,4 +123,5 @@ def outcomes_for_retraining(results: pd.DataFrame) -> pd.DataFrame:
 def bad_results(results: pd.DataFrame) -> pd.DataFrame:
     """Rows whose result is filled but not one of the accepted values (reported, never guessed)."""
     bad = results[results["result_raw"].notna() & (results["result_raw"] != "") & results["result"].isna()]
-    return bad.assign(expected=", ".join(RESULT_CODES))
+    language = bad["language"] if "language" in bad else pd.Series("en", index=bad.index)
+    return bad.assign(expected=language.map(lambda lang: ", ".join(RESULT_CODES[lang])))

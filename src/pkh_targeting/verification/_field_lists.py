@@ -5,9 +5,12 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from openpyxl import Workbook
-from openpyxl.styles import Font
+from openpyxl.styles import Alignment, Font
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.datavalidation import DataValidation
 
 from ..outputs import atomic_path, neutralize_formulas, write_csv
 from ..privacy import mask_nik
@@ -66,12 +69,16 @@ VALUES = {
     "id": {True: "Ya", False: "Tidak", "inclusion": "inklusi", "exclusion": "eksklusi"},
     "en": {True: "yes", False: "no", "inclusion": "inclusion", "exclusion": "exclusion"},
 }
-RESULT_CODES = ("eligible", "not eligible", "not found", "moved")
+# the result codes a field team writes, in the sheet's language (canonical results: the English ones)
+RESULT_CODES = {
+    "id": ("layak", "tidak layak", "tidak ditemukan", "pindah"),
+    "en": ("eligible", "not eligible", "not found", "moved"),
+}
 _NOTE = {
     "id": "Daftar ini memuat nama dan alamat untuk kunjungan lapangan: data pribadi, jangan disebarkan. "
-    "Isi kolom Hasil kunjungan dengan: eligible, not eligible, not found, moved.",
+    "Isi kolom Hasil kunjungan dengan: {codes}.",
     "en": "This list carries names and addresses for the field visit: personal data, do not share. "
-    "Fill the Visit result column with: eligible, not eligible, not found, moved.",
+    "Fill the Visit result column with: {codes}.",
 }
 
 
@@ -94,10 +101,12 @@ def field_table(ranked: pd.DataFrame, families: pd.DataFrame, *, language: str =
 def write_field_lists(
     ranked: pd.DataFrame, families: pd.DataFrame, out_dir, *, language: str = "id", date: dt.date | None = None
 ) -> list[Path]:
-    """One Excel workbook per regency (a sheet per district) and one CSV (``utf-8-sig``) per regency.
+    """One Excel workbook per regency (a sheet per district and list) and one CSV (``utf-8-sig``) per regency.
 
-    Each sheet starts with the model and rules version, the date and a personal-data note; cells a
-    spreadsheet would run as formulas are neutralised.
+    Each sheet starts with the model and rules version, the date and a personal-data note with the
+    result codes in the sheet's language (a drop-down in the result column); it prints landscape, one
+    page wide, with the header row on every page. Cells a spreadsheet would run as formulas are
+    neutralised.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -108,30 +117,62 @@ def write_field_lists(
     header = [
         f"model / rules: {', '.join(versions)}",
         f"{'tanggal' if language == 'id' else 'date'}: {date.isoformat()}",
-        _NOTE[language],
+        _NOTE[language].format(codes=", ".join(RESULT_CODES[language])),
     ]
     paths = []
     for regency, reg in table.groupby("regency_code", sort=True):
         body = neutralize_formulas(reg[FIELD_COLUMNS]).rename(columns=heads)
         wb = Workbook()
         wb.remove(wb.active)
-        for district, d in body.groupby(reg["district_code"].to_numpy(), sort=True):
-            ws = wb.create_sheet(str(district))
-            for line in header:
-                ws.append([line])
-            ws.append([])
-            ws.append(list(body.columns))
-            for cell in ws[ws.max_row]:
-                cell.font = Font(bold=True)
-            for row in d.itertuples(index=False):
-                ws.append([None if pd.isna(v) else v for v in row])
-            ws.freeze_panes = ws.cell(row=len(header) + 3, column=1)
+        keys = zip(reg["district_code"].to_numpy(), reg["list"].to_numpy())
+        for (district, kind), d in body.groupby(pd.MultiIndex.from_tuples(list(keys)), sort=True):
+            _sheet(wb.create_sheet(f"{district} {kind}"[:31]), header, d, language)
         path = out / f"verifikasi_{regency}.xlsx"
         with atomic_path(path) as tmp:
             wb.save(tmp)
         paths.append(path)
         paths.append(write_csv(body.assign(**{heads["notes"]: ""}), out / f"verifikasi_{regency}.csv"))
     return paths
+
+
+# printed widths (characters) of the columns whose text wraps; the others fit their longest value
+_WRAPPED = {"address": 28, "reasons": 60, "notes": 24}
+
+
+def _sheet(ws, header: list[str], d: pd.DataFrame, language: str) -> None:
+    """One list of one district: the notes, the header row (bold, frozen, printed on every page), the
+    visits, and a drop-down of the result codes; landscape, one page wide."""
+    for line in header:
+        ws.append([line])
+    ws.append([])
+    ws.append(list(d.columns))
+    head = ws.max_row
+    for cell in ws[head]:
+        cell.font = Font(bold=True)
+        cell.alignment = Alignment(wrap_text=True, vertical="top")
+    for row in d.itertuples(index=False):
+        ws.append([None if pd.isna(v) else v for v in row])
+    lines = np.ones(len(d), dtype=int)  # printed lines of each visit's row
+    for j, name in enumerate(FIELD_COLUMNS, start=1):
+        text = d.iloc[:, j - 1].astype("string").fillna("")
+        width = min(_WRAPPED.get(name, 40), max(len(d.columns[j - 1]), int(text.str.len().max() or 0)))
+        ws.column_dimensions[get_column_letter(j)].width = width + 2
+        if name in _WRAPPED:
+            lines = np.maximum(lines, -(-text.str.len().to_numpy(dtype=int) // width))
+        for (cell,) in ws.iter_rows(min_row=head + 1, min_col=j, max_col=j):
+            cell.alignment = Alignment(wrap_text=name in _WRAPPED, vertical="top")
+    for i, n in enumerate(lines):
+        ws.row_dimensions[head + 1 + i].height = 15 * int(n)
+    result = get_column_letter(FIELD_COLUMNS.index("result") + 1)
+    choices = DataValidation(type="list", formula1='"' + ",".join(RESULT_CODES[language]) + '"', allow_blank=True)
+    choices.add(f"{result}{head + 1}:{result}{max(ws.max_row, head + 1)}")
+    ws.add_data_validation(choices)
+    ws.freeze_panes = ws.cell(row=head + 1, column=1)
+    ws.print_title_rows = f"{head}:{head}"
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.fitToWidth, ws.page_setup.fitToHeight = 1, 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
 
 
 def public_list(families: pd.DataFrame, members: pd.DataFrame) -> pd.DataFrame:

@@ -105,14 +105,34 @@ def _visit_records(families, family_ids, *, whole: bool) -> pd.DataFrame:
     )
 
 
+def result_files(results) -> list[Path]:
+    """The returned lists among ``results``: files, and the .xlsx and .csv files of folders, in name order."""
+    paths = [Path(results)] if isinstance(results, (str, Path)) else [Path(p) for p in results]
+    files = []
+    for p in paths:
+        found = sorted(f for f in p.iterdir() if f.suffix.lower() in (".xlsx", ".csv")) if p.is_dir() else [p]
+        files += [f for f in found if not f.name.startswith(("~$", "."))]  # Excel's lock files
+    if not files:
+        raise FileNotFoundError(f"no returned lists (.xlsx or .csv) in {', '.join(map(str, paths))}.")
+    return files
+
+
 def read_ranked(lists) -> pd.DataFrame:
     """The visits of a lists folder written by `make_lists`."""
     return pd.read_parquet(Path(lists) / RANKED)
 
 
+def _json_ready(value):
+    """``value`` with NaN as None, so that the file is valid JSON (``null``)."""
+    if isinstance(value, dict):
+        return {k: _json_ready(v) for k, v in value.items()}
+    return None if isinstance(value, float) and value != value else value
+
+
 def read_feedback(lists, results, out=None) -> tuple[dict, pd.DataFrame]:
-    """Read returned lists against the folder ``lists``; write ``verified_outcomes.csv`` (for
-    retraining), ``bad_results.csv`` and ``feedback.json`` to ``out`` (``lists`` by default).
+    """Read returned lists (files, or folders of them) against the folder ``lists``; write
+    ``verified_outcomes.csv`` (for retraining), ``bad_results.csv`` and ``feedback.json`` to ``out``
+    (``lists`` by default).
 
     Returns
     -------
@@ -122,12 +142,11 @@ def read_feedback(lists, results, out=None) -> tuple[dict, pd.DataFrame]:
         Results not understood (never guessed).
     """
     out = Path(out or lists)
-    res = pd.concat([read_results(p) for p in ([results] if isinstance(results, (str, Path)) else results)])
-    res = res.reset_index(drop=True)
+    res = pd.concat([read_results(p) for p in result_files(results)], ignore_index=True)
     est = estimate_errors(read_ranked(lists), res)
     write_csv(outcomes_for_retraining(res), out / "verified_outcomes.csv")
     bad = bad_results(res)
     write_csv(bad, out / "bad_results.csv")
     with atomic_path(out / "feedback.json") as tmp:
-        tmp.write_text(json.dumps(est, indent=1))
+        tmp.write_text(json.dumps(_json_ready(est), indent=1, allow_nan=False))
     return est, bad
