@@ -18,7 +18,15 @@ from .reporting import write_report
 from .rules import Rules, apply_rules, load_rules
 from .scoring import read_scores, score_files
 from .synth import Registry, generate_registry
-from .verification import explain_lists, make_lists, public_list, rank_for_verification, write_field_lists
+from .verification import (
+    explain_lists,
+    make_lists,
+    public_list,
+    rank_for_verification,
+    read_feedback,
+    write_field_form,
+    write_field_lists,
+)
 
 __all__ = [
     "__version__",
@@ -54,6 +62,8 @@ __all__ = [
     "explain_lists",
     "make_lists",
     "write_field_lists",
+    "write_field_form",
+    "read_feedback",
     "public_list",
     "write_report",
 ]

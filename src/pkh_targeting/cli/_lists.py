@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
@@ -28,6 +28,12 @@ def rank(
     public_lists: Annotated[
         bool, typer.Option(help="With --members: also write public lists of the whole batch (uji publik).")
     ] = True,
+    form: Annotated[
+        Literal["odk"] | None,
+        typer.Option(
+            help="Also write the visit as a form: odk (an XLSForm for ODK Central, ODK Collect, KoboToolbox)."
+        ),
+    ] = None,
     model: Annotated[
         str | None,
         typer.Option(
@@ -55,6 +61,7 @@ def rank(
             out,
             members=members,
             public_lists=public_lists,
+            form=form,
             model=load_model(model) if model else None,
             language=language,
             reference_date=reference_date,
@@ -65,6 +72,10 @@ def rank(
             seed=seed,
         )
     _print_lists(lists, budget, out)
+    if form:
+        console.print(
+            f"the {form.upper()} form and its visit list (visits.csv, a media file) are in [bold]{out / 'form'}[/]"
+        )
 
 
 def _print_lists(lists, budget: int, out) -> None:
@@ -128,6 +139,8 @@ def feedback(
             f"{came:,} of {drawn:,} audit visits have a result: leakage and undercoverage are estimated from the "
             "random audit sample of every list, so they wait for those results."
         )
+    if est["visited_twice"]:
+        console.print(f"{est['visited_twice']:,} families were visited more than once: their latest result counts.")
     if len(bad):
         err_console.print(
             f"[yellow]warning:[/] {len(bad)} result(s) not understood (see bad_results.csv); "

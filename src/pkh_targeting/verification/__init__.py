@@ -3,6 +3,7 @@
 from ._explain_lists import explain_lists
 from ._feedback import bad_results, estimate_errors, outcomes_for_retraining, read_results
 from ._field_lists import HEADERS, RESULT_CODES, field_table, public_list, write_field_lists, write_public_lists
+from ._forms import write_field_form
 from ._lists import Lists, make_lists, read_feedback, read_ranked
 from ._ranking import benefit_at_stake, rank_for_verification, summarize_lists
 
@@ -23,6 +24,7 @@ __all__ = [
     "read_ranked",
     "read_results",
     "summarize_lists",
+    "write_field_form",
     "write_field_lists",
     "write_public_lists",
 ]

@@ -1,4 +1,5 @@
-"""Feedback from the field: read returned lists, measure the ranking, estimate error rates."""
+"""Feedback from the field: read returned lists and form submissions, measure the ranking, estimate
+error rates."""
 
 from __future__ import annotations
 
@@ -10,11 +11,27 @@ import pandas as pd
 from ..exceptions import SchemaError
 from ..records.keys import normalize_text
 from ._field_lists import HEADERS, RESULT_CODES
+from ._forms import RESULT_CHOICES
 
 # accepted spellings of each result: both languages of the lists, and the choice names of the form
 _RESULTS = {
     **{code: canonical for codes in RESULT_CODES.values() for code, canonical in zip(codes, RESULT_CODES["en"])},
     **{canonical.replace(" ", "_"): canonical for canonical in RESULT_CODES["en"]},
+}
+_EXPECTED = {**{lang: ", ".join(codes) for lang, codes in RESULT_CODES.items()}, "form": ", ".join(RESULT_CHOICES)}
+# the fields of a form submission, by the last part of the export's column name (ODK Central joins
+# group names with "-", KoboToolbox with "/")
+_SUBMISSION_FIELDS = {
+    "family_id": "family_id",
+    "result": "result_raw",
+    "dwelling_photo": "photo",
+    "location": "location",
+    "Latitude": "latitude",
+    "Longitude": "longitude",
+    "_location_latitude": "latitude",
+    "_location_longitude": "longitude",
+    "SubmissionDate": "submitted",
+    "_submission_time": "submitted",
 }
 
 
@@ -30,9 +47,39 @@ def _header_frame(raw: pd.DataFrame, source: str) -> pd.DataFrame:
     raise SchemaError(f"{source}: no header row with a family ID column ({' / '.join(sorted(ids))}).")
 
 
+def _submissions(raw: pd.DataFrame) -> pd.DataFrame | None:
+    """The visits of an ODK Central or KoboToolbox submissions export, latest submission last; None
+    if ``raw`` is not one."""
+    fields = {}
+    for col in raw.columns:
+        last = str(col).replace("/", "-").split("-")[-1]
+        key = (
+            last if last in _SUBMISSION_FIELDS else next((k for k in _SUBMISSION_FIELDS if str(col).endswith(k)), None)
+        )
+        if key and _SUBMISSION_FIELDS[key] not in fields:
+            fields[_SUBMISSION_FIELDS[key]] = col
+    if not {"family_id", "result_raw"} <= fields.keys():
+        return None
+    out = pd.DataFrame({name: raw[col].astype("string").str.strip() for name, col in fields.items()})
+    out["family_id"] = normalize_text(out["family_id"])
+    out["language"] = "form"
+    if "submitted" in out:
+        out = out.sort_values("submitted", kind="stable")
+    return out.reset_index(drop=True)
+
+
 def read_results(path) -> pd.DataFrame:
-    """Family IDs and visit results from a returned list (the Excel workbook, all sheets, or the CSV)."""
+    """Family IDs and visit results from a returned list (the Excel workbook, all sheets, or the CSV),
+    or from the submissions export (CSV) of the ODK/KoboToolbox form (`write_field_form`), with the
+    photo's file name and the location where given. A family visited twice keeps both rows, the
+    latest submission last: it is the one that counts."""
     path = Path(path)
+    if path.suffix.lower() == ".csv":
+        head = pd.read_csv(path, dtype=str, encoding="utf-8-sig", keep_default_na=False)
+        submitted = _submissions(head)
+        if submitted is not None:
+            submitted["result"] = submitted["result_raw"].str.lower().map(_RESULTS)
+            return submitted.dropna(subset=["family_id"])
     if path.suffix.lower() in (".xlsx", ".xlsm"):
         sheets = pd.read_excel(path, sheet_name=None, header=None, dtype=object)
         frames = [_header_frame(df, f"{path}:{name}") for name, df in sheets.items()]
@@ -66,8 +113,9 @@ def estimate_errors(ranked: pd.DataFrame, results: pd.DataFrame, *, n_boot: int 
 
     Visits with results "not found" or "moved" are counted and left out of the estimates.
     """
-    r = ranked.merge(results[["family_id", "result"]], on="family_id", how="left")
-    out = {"bad_results": int(len(bad_results(results)))}
+    latest = results.drop_duplicates("family_id", keep="last")  # a family visited twice: its latest visit
+    r = ranked.merge(latest[["family_id", "result"]], on="family_id", how="left")
+    out = {"bad_results": int(len(bad_results(results))), "visited_twice": int(results["family_id"].duplicated().sum())}
     known = r["result"].isin(["eligible", "not eligible"])
     out["visited"] = int(r["result"].notna().sum())
     out["not_found_or_moved"] = int(r["result"].isin(["not found", "moved"]).sum())
@@ -114,14 +162,20 @@ def estimate_errors(ranked: pd.DataFrame, results: pd.DataFrame, *, n_boot: int 
 def outcomes_for_retraining(results: pd.DataFrame) -> pd.DataFrame:
     """``family_id, verified_eligible`` for the visits with a usable result, to merge into the
     families table before the next `TargetingModel.fit`."""
-    ok = results[results["result"].isin(["eligible", "not eligible"])]
+    latest = results.drop_duplicates("family_id", keep="last")
+    ok = latest[latest["result"].isin(["eligible", "not eligible"])]
+    evidence = [c for c in ("photo", "latitude", "longitude", "submitted") if c in ok]  # from a form
     return pd.DataFrame(
-        {"family_id": ok["family_id"].to_numpy(), "verified_eligible": (ok["result"] == "eligible").to_numpy()}
-    ).drop_duplicates("family_id", keep="last")
+        {
+            "family_id": ok["family_id"].to_numpy(),
+            "verified_eligible": (ok["result"] == "eligible").to_numpy(),
+            **{c: ok[c].to_numpy() for c in evidence},
+        }
+    )
 
 
 def bad_results(results: pd.DataFrame) -> pd.DataFrame:
     """Rows whose result is filled but not one of the accepted values (reported, never guessed)."""
     bad = results[results["result_raw"].notna() & (results["result_raw"] != "") & results["result"].isna()]
     language = bad["language"] if "language" in bad else pd.Series("en", index=bad.index)
-    return bad.assign(expected=language.map(lambda lang: ", ".join(RESULT_CODES[lang])))
+    return bad.assign(expected=language.map(_EXPECTED))

@@ -6,6 +6,7 @@
     OUT/summary.csv                 expected errors and rupiah per unit and list, against random visits
     OUT/field/verifikasi_<regency>  Excel (a sheet per district) and CSV lists for the teams
     OUT/public/uji_publik_<village> public lists of the batch's beneficiaries (with the members table)
+    OUT/form/pkh_verifikasi.xlsx    with form="odk": the ODK/KoboToolbox form (XLSForm, its XForm, visits.csv)
     OUT/verified_outcomes.csv ...   written by `read_feedback` when the results come back
 """
 
@@ -23,6 +24,7 @@ from ..scoring import read_manifest, read_scores
 from ._explain_lists import explain_lists
 from ._feedback import bad_results, estimate_errors, outcomes_for_retraining, read_results
 from ._field_lists import VISIT_COLUMNS, write_field_lists, write_public_lists
+from ._forms import write_field_form
 from ._ranking import rank_for_verification, summarize_lists
 
 RANKED = "ranked.parquet"
@@ -56,6 +58,7 @@ def make_lists(
     *,
     members=None,
     public_lists: bool = True,
+    form: str | None = None,
     model=None,
     language: str = "id",
     reference_date=None,
@@ -70,6 +73,8 @@ def make_lists(
     families, members : path or DataFrame
         The batch's records: names and addresses for the visit; with ``members``, public lists of
         the whole batch (unless ``public_lists=False``).
+    form : {"odk"}, optional
+        Also write the visit as an ODK/KoboToolbox form (`write_field_form`).
     model : TargetingModel, optional
         The model that scored the batch: listed families without reasons get them
         (`explain_lists`), on ``reference_date`` or the one the scores' manifest records.
@@ -78,6 +83,8 @@ def make_lists(
     """
     if model is not None and members is None:
         raise ValueError("explaining the listed families needs their members too (members=).")
+    if form not in (None, "odk"):
+        raise ValueError(f"form must be 'odk' or None, got {form!r}.")
     out, by = Path(out), ranking.get("by", "district_code")
     s = read_scores(scores)
     ranked = rank_for_verification(s, budget, **ranking)
@@ -87,6 +94,8 @@ def make_lists(
     public = members is not None and public_lists
     fam = _visit_records(families, ranked["family_id"], whole=public)
     paths = write_field_lists(ranked, fam, out / "field", language=language)
+    if form == "odk":
+        paths += write_field_form(ranked, fam, out / "form")
     write_parquet(ranked, out / RANKED, index=False)
     summary = summarize_lists(ranked, s, by=by)
     write_csv(summary, out / SUMMARY)
