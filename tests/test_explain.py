@@ -5,7 +5,7 @@ from scipy.special import logit
 
 from conftest import REF
 from pkh_targeting import apply_rules, generate_registry
-from pkh_targeting.explain import Explainer, load_templates
+from pkh_targeting.explain import CONTEXT_CONCEPTS, Explainer, load_templates
 from pkh_targeting.modeling import TargetingModel
 
 
@@ -64,12 +64,27 @@ def test_reasons_are_plain_words_with_honest_directions(fitted, batch, language)
     assert others.str.count("; ").eq(2).all()  # three reasons
     # the first reason of a beneficiary lowers eligibility when any concept does (it supports the flag)
     first = others.str.split("; ").str[0]
-    top_toward = np.max(folded.to_numpy() * np.where(receives, -1, 1)[:, None], axis=1)[~rule]
+    reasons_only = folded.drop(columns=[c for c in CONTEXT_CONCEPTS if c in folded])
+    top_toward = np.max(reasons_only.to_numpy() * np.where(receives, -1, 1)[:, None], axis=1)[~rule]
     lowers = first.str.endswith(words["down"]).to_numpy()
     ben = receives[~rule]
     assert (lowers[ben & (top_toward > 0)]).all() and (~lowers[~ben & (top_toward > 0)]).all()
+    # what an officer can check at the door or in a register: no region, no index
+    context = {
+        "id": "Provinsi|Tinggal di|Indeks aset|Kondisi desa",
+        "en": "Province|Lives in an? (urban|rural)|Asset index|Conditions of",
+    }
+    assert not reasons.str.contains(context[language]).any()
     if language == "id":
-        assert others.str.contains("Lantai |Dinding |Atap |Indeks aset|Pendidikan").any()
+        assert others.str.contains("Lantai |Dinding |Atap |Pendidikan|Tidak memiliki|Memiliki").any()
+
+
+def test_the_asset_index_is_told_by_its_items(fitted, batch):
+    _, X, _ = batch
+    folded, _ = Explainer(fitted).concept_contributions(X)
+    index = fitted.builder_.index_terms(X).sum(axis=1)
+    np.testing.assert_allclose(index, X.asset_index, atol=1e-4)
+    assert (folded["assets overall"][index.abs() > 1e-6] == 0).all()  # shared out over the assets and dwelling
 
 
 def test_score_fills_reasons_where_lists_draw_from(fitted, batch):

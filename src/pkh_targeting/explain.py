@@ -26,6 +26,8 @@ from .treeshap import contributions as tree_contributions
 LANGUAGES = ("id", "en")
 STATUS_CONCEPTS = {"receives_pkh": "PKH status (501b)", "receives_sembako": "Sembako (501a)"}
 WELFARE_CONCEPT = "welfare estimate"
+# concepts an officer cannot check at the door or in a register: never among a family's reasons
+CONTEXT_CONCEPTS = ("province", "urban area", "village context")
 
 
 def load_templates(path=None) -> dict:
@@ -70,7 +72,7 @@ class Explainer:
         trees = pd.DataFrame(B[:, :-1], index=X.index, columns=cols)
         base = B[:, -1].copy()
         if model.welfare_ is None:
-            return trees, base
+            return self._share_index(trees, X), base
         Xw = X.drop(columns="welfare_gap")
         c, base_w = model.welfare_.contributions(Xw)
         gap = X["welfare_gap"].to_numpy(dtype=np.float64)
@@ -81,7 +83,22 @@ class Explainer:
         share = np.where(ok[:, None], c.to_numpy() / np.where(ok, spread, 1.0)[:, None], 0.0)
         out = trees + share * channel[:, None]
         welfare = pd.DataFrame({WELFARE_CONCEPT: np.where(ok, 0.0, channel)}, index=X.index)
-        return pd.concat([out, welfare], axis=1), base + prior(base_w)
+        return pd.concat([self._share_index(out, X), welfare], axis=1), base + prior(base_w)
+
+    def _share_index(self, contrib: pd.DataFrame, X: pd.DataFrame) -> pd.DataFrame:
+        """The asset index's contribution shared out over the assets and dwelling items behind it,
+        in proportion to their parts of the index (where it is not about zero)."""
+        if "asset_index" not in contrib:
+            return contrib
+        terms = self.model.builder_.index_terms(X)
+        index = terms.sum(axis=1).to_numpy()
+        ok = np.abs(index) > 1e-6
+        share = np.where(ok[:, None], terms.to_numpy() / np.where(ok, index, 1.0)[:, None], 0.0)
+        c = contrib["asset_index"].to_numpy()
+        out = contrib.copy()
+        out[terms.columns] += share * c[:, None]
+        out["asset_index"] = np.where(ok, 0.0, c)
+        return out
 
     def concept_contributions(self, X: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
         """Contributions summed per questionnaire concept (e.g. all floor dummies -> floor material)."""
@@ -133,13 +150,15 @@ class Explainer:
         """Top reasons per family, toward its possible error, joined with ``"; "``.
 
         For a beneficiary the reasons that most lower its chance of eligibility come first (they
-        support an inclusion error); for a non-beneficiary those that most raise it. A beneficiary
-        without a PKH component gets the rule's reason alone.
+        support an inclusion error); for a non-beneficiary those that most raise it. Region (province,
+        urban area, village context) is never a reason: an officer cannot check it at the door. A
+        beneficiary without a PKH component gets the rule's reason alone.
         """
         if folded is None:
             folded, _ = self.concept_contributions(X)
         values = folded.to_numpy()
         toward = values * np.where(np.asarray(receives, bool), -1.0, 1.0)[:, None]
+        toward[:, np.isin(folded.columns, CONTEXT_CONCEPTS)] = -np.inf  # region is context, not a reason
         k = min(self.top_n, toward.shape[1])
         top = np.argsort(-toward, axis=1, kind="stable")[:, :k]
         names = np.asarray(folded.columns)

@@ -71,14 +71,10 @@ def rank(
             priority=priority,
             seed=seed,
         )
-    _print_lists(lists, budget, out)
-    if form:
-        console.print(
-            f"the {form.upper()} form and its visit list (visits.csv, a media file) are in [bold]{out / 'form'}[/]"
-        )
+    _print_lists(lists, budget, out, form)
 
 
-def _print_lists(lists, budget: int, out) -> None:
+def _print_lists(lists, budget: int, out, form) -> None:
     rows = [
         (
             t,
@@ -93,6 +89,10 @@ def _print_lists(lists, budget: int, out) -> None:
     columns = ["list", "visits", "audit", "expected errors", "random visits", "rupiah at stake"]
     print_table(f"verification lists ({budget:,} visits)", columns, rows)
     console.print(f"{len(lists.paths)} list file(s), ranked.parquet and summary.csv written to [bold]{out}[/]")
+    if form:
+        console.print(
+            f"the {form.upper()} form and its visit list (visits.csv, a media file) are in [bold]{out}/form[/]"
+        )
     if lists.unreached:
         console.print(
             f"{lists.unreached:,} unit(s) of the lists got no visit: there are more units than visits, and the units "

@@ -18,7 +18,7 @@ from ._members import member_block
 
 GROUP_COLUMNS = ["province_code", "regency_code", "district_code", "village_code", "urban"]
 # indicators entering the asset index (Filmer-Pritchett first principal component)
-_INDEX_INPUTS = [
+INDEX_INPUTS = [
     *ASSET_ITEMS,
     "floor_quality",
     "wall_quality",
@@ -110,7 +110,7 @@ class PMTFeatureBuilder(TransformerMixin, BaseEstimator):
         return block
 
     def _index(self, cols: dict) -> np.ndarray:
-        Z = np.column_stack([cols[c] for c in _INDEX_INPUTS]).astype(np.float64)
+        Z = np.column_stack([cols[c] for c in INDEX_INPUTS]).astype(np.float64)
         return ((Z - self.index_mean_) / self.index_scale_) @ self.index_weights_
 
     def fit(self, X, y=None):
@@ -135,13 +135,13 @@ class PMTFeatureBuilder(TransformerMixin, BaseEstimator):
         return self
 
     def _fit_index(self, cols: dict) -> None:
-        Z = np.column_stack([cols[c] for c in _INDEX_INPUTS]).astype(np.float64)
+        Z = np.column_stack([cols[c] for c in INDEX_INPUTS]).astype(np.float64)
         self.index_mean_ = Z.mean(axis=0)
         self.index_scale_ = np.where(Z.std(axis=0) > 0, Z.std(axis=0), 1.0)
         # first principal component of the standardised indicators; richer = higher
         _, _, vt = np.linalg.svd((Z - self.index_mean_) / self.index_scale_, full_matrices=False)
         w = vt[0]
-        self.index_weights_ = w if w[_INDEX_INPUTS.index("floor_quality")] >= 0 else -w
+        self.index_weights_ = w if w[INDEX_INPUTS.index("floor_quality")] >= 0 else -w
 
     def _fit_context(self, fam: pd.DataFrame, cols: dict) -> None:
         index = self._index(cols)
@@ -213,6 +213,15 @@ class PMTFeatureBuilder(TransformerMixin, BaseEstimator):
         block = self._assemble(families, members, components)
         index = pd.Index(families["family_id"].to_numpy(), name="family_id")
         return pd.DataFrame(block.columns, index=index)[self.feature_names_out_]
+
+    def index_terms(self, X: pd.DataFrame) -> pd.DataFrame:
+        """Each input's part of the asset index for the feature matrix ``X`` (they add up to
+        ``X["asset_index"]``): what the index says about each asset and dwelling item."""
+        check_is_fitted(self, "index_weights_")
+        Z = X[INDEX_INPUTS].to_numpy(dtype=np.float64)
+        return pd.DataFrame(
+            (Z - self.index_mean_) / self.index_scale_ * self.index_weights_, index=X.index, columns=INDEX_INPUTS
+        )
 
     def get_state(self) -> dict:
         """Everything learned in fit as JSON-ready data (see `from_state`); no pickles."""
