@@ -2,6 +2,7 @@
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -78,3 +79,20 @@ def test_many_small_districts_get_the_budget_not_one_visit_each():
         mine = best[t]
         reached = served[served.get_level_values(0) == t].get_level_values(1)
         assert mine.drop(reached).max() <= mine.reindex(reached).min() + 1e-9, t
+
+
+def test_audit_sized_by_precision_reaches_its_margin():
+    from pkh_targeting.verification import audit_margins, audit_share_for_margin, rate_margin, sample_size
+
+    assert sample_size(10**9, 0.05) == 385  # the textbook n for +-5% at 95%
+    assert sample_size(100, 0.05) == 80 and sample_size(0, 0.05) == 0  # finite population
+    assert rate_margin(385, 10**9) == pytest.approx(0.05, abs=1e-3) and rate_margin(0, 10) == float("inf")
+    scores = _scores(20_000, 40, 3, seed=1)
+    share = audit_share_for_margin(scores, 6_000, 0.05)
+    ranked = rank_for_verification(scores, 6_000, audit_share=share)
+    margins = audit_margins(ranked, scores).set_index("list")
+    assert (margins["margin"] <= 0.05).all()  # leakage and undercoverage within the margin asked for
+    tighter = audit_margins(rank_for_verification(scores, 6_000, audit_share=share / 2), scores)
+    assert (tighter["margin"].to_numpy() > margins["margin"].to_numpy()).all()  # a smaller sample is less precise
+    with pytest.warns(UserWarning, match="cannot estimate"):
+        assert audit_share_for_margin(scores, 500, 0.05) == 0.9

@@ -100,8 +100,12 @@ def test_rank_writes_the_form_with_the_lists(visits, tmp_path):
     scores.to_parquet(tmp_path / "scores.parquet")
     reg.families.to_parquet(tmp_path / "families.parquet")
     args = ["rank", "--scores", str(tmp_path / "scores.parquet"), "--families", str(tmp_path / "families.parquet")]
-    res = CliRunner().invoke(app, [*args, "--budget", "10", "--out", str(tmp_path / "lists"), "--form", "odk"])
+    res = CliRunner().invoke(
+        app, [*args, "--budget", "10", "--out", str(tmp_path / "lists"), "--form", "odk", "--audit-margin", "0.3"]
+    )
     assert res.exit_code == 0, res.output
+    audit = pd.read_csv(tmp_path / "lists" / "audit.csv", encoding="utf-8-sig")
+    assert set(audit.estimates) == {"leakage", "undercoverage"} and "±" in res.output
     assert {p.name for p in (tmp_path / "lists" / "form").iterdir()} == {
         "pkh_verifikasi.xlsx",
         "pkh_verifikasi.xml",

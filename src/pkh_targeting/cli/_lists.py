@@ -11,6 +11,36 @@ from ..tracking import load_model
 from ..verification import make_lists, read_feedback
 from ._app import TrackingUri, console, err_console, friendly, print_table, store_for
 
+AuditMarginOption = Annotated[
+    float | None,
+    typer.Option(
+        min=0.001,
+        max=0.5,
+        help="Size the audit sample by precision instead: leakage and undercoverage within this margin.",
+    ),
+]
+MembersOption = Annotated[
+    Path | None, typer.Option(help="The batch's members table: for --model, and for public lists (uji publik).")
+]
+PublicListsOption = Annotated[
+    bool, typer.Option(help="With --members: also write public lists of the whole batch (uji publik).")
+]
+FormOption = Annotated[
+    Literal["odk"] | None,
+    typer.Option(help="Also write the visit as a form: odk (an XLSForm for ODK Central, ODK Collect, KoboToolbox)."),
+]
+ModelOption = Annotated[
+    str | None,
+    typer.Option(
+        help="The model that scored the batch (folder or MLflow URI): listed families without reasons get "
+        "them (scored with --reasons none, or below the reasons threshold). Needs --members."
+    ),
+]
+ReferenceDateOption = Annotated[
+    str | None,
+    typer.Option(help="With --model: the date the batch was scored for; by default the one its manifest records."),
+]
+
 
 @friendly
 def rank(
@@ -20,34 +50,18 @@ def rank(
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("lists"),
     by: Annotated[str, typer.Option(help="district_code or village_code.")] = "district_code",
     audit_share: Annotated[float, typer.Option(min=0, max=0.99, help="Share of visits drawn at random.")] = 0.1,
+    audit_margin: AuditMarginOption = None,
+    confidence: Annotated[float, typer.Option(min=0.5, max=0.999, help="Confidence of the audit margins.")] = 0.95,
     inclusion_share: Annotated[float, typer.Option(min=0, max=1, help="Share of visits for the inclusion list.")] = 0.5,
     priority: Annotated[str, typer.Option(help="value (probability x rupiah) or probability.")] = "value",
-    members: Annotated[
-        Path | None, typer.Option(help="The batch's members table: for --model, and for public lists (uji publik).")
-    ] = None,
-    public_lists: Annotated[
-        bool, typer.Option(help="With --members: also write public lists of the whole batch (uji publik).")
-    ] = True,
-    form: Annotated[
-        Literal["odk"] | None,
-        typer.Option(
-            help="Also write the visit as a form: odk (an XLSForm for ODK Central, ODK Collect, KoboToolbox)."
-        ),
-    ] = None,
-    model: Annotated[
-        str | None,
-        typer.Option(
-            help="The model that scored the batch (folder or MLflow URI): listed families without reasons get "
-            "them (scored with --reasons none, or below the reasons threshold). Needs --members."
-        ),
-    ] = None,
+    members: MembersOption = None,
+    public_lists: PublicListsOption = True,
+    form: FormOption = None,
+    model: ModelOption = None,
     language: Annotated[str, typer.Option(help="Headers and reasons: id or en.")] = "id",
     seed: Annotated[int, typer.Option(help="Seed of the audit sample.")] = 0,
     tracking_uri: TrackingUri = None,
-    reference_date: Annotated[
-        str | None,
-        typer.Option(help="With --model: the date the batch was scored for; by default the one its manifest records."),
-    ] = None,
+    reference_date: ReferenceDateOption = None,
 ):
     """Rank families for field verification within a budget; write Excel/CSV lists and a summary."""
     if model is not None and members is None:
@@ -65,6 +79,8 @@ def rank(
             model=load_model(model) if model else None,
             language=language,
             reference_date=reference_date,
+            audit_margin=audit_margin,
+            confidence=confidence,
             by=by,
             audit_share=audit_share,
             inclusion_share=inclusion_share,
@@ -89,6 +105,11 @@ def _print_lists(lists, budget: int, out, form) -> None:
     columns = ["list", "visits", "audit", "expected errors", "random visits", "rupiah at stake"]
     print_table(f"verification lists ({budget:,} visits)", columns, rows)
     console.print(f"{len(lists.paths)} list file(s), ranked.parquet and summary.csv written to [bold]{out}[/]")
+    for a in lists.audit.itertuples():
+        console.print(
+            f"{a.list} audit: {a.audit_visits:,} visits of {a.left_out:,} families not ranked estimate {a.estimates} "
+            f"within ±{a.margin:.3f} ({a.confidence:.0%} confidence; audit.csv)"
+        )
     if form:
         console.print(
             f"the {form.upper()} form and its visit list (visits.csv, a media file) are in [bold]{out}/form[/]"

@@ -1,5 +1,6 @@
 """Verification: budgeted lists per district or village, the field lists, and the results coming back."""
 
+from ._audit import audit_margins, audit_share_for_margin, rate_margin, sample_size
 from ._explain_lists import explain_lists
 from ._feedback import bad_results, estimate_errors, outcomes_for_retraining, read_results
 from ._field_lists import HEADERS, RESULT_CODES, field_table, public_list, write_field_lists, write_public_lists
@@ -11,6 +12,10 @@ __all__ = [
     "HEADERS",
     "RESULT_CODES",
     "Lists",
+    "audit_margins",
+    "audit_share_for_margin",
+    "rate_margin",
+    "sample_size",
     "bad_results",
     "benefit_at_stake",
     "estimate_errors",

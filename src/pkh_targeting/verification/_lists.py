@@ -4,6 +4,7 @@
 
     OUT/ranked.parquet              the chosen visits (`rank_for_verification`), with reasons
     OUT/summary.csv                 expected errors and rupiah per unit and list, against random visits
+    OUT/audit.csv                   the audit sample per list and the margin of the rates it estimates
     OUT/field/verifikasi_<regency>  Excel (a sheet per district) and CSV lists for the teams
     OUT/public/uji_publik_<village> public lists of the batch's beneficiaries (with the members table)
     OUT/form/pkh_verifikasi.xlsx    with form="odk": the ODK/KoboToolbox form (XLSForm, its XForm, visits.csv)
@@ -21,6 +22,7 @@ import pandas as pd
 from ..outputs import atomic_path, write_csv, write_parquet
 from ..records import read_records_of, read_table
 from ..scoring import read_manifest, read_scores
+from ._audit import audit_margins, audit_share_for_margin
 from ._explain_lists import explain_lists
 from ._feedback import bad_results, estimate_errors, outcomes_for_retraining, read_results
 from ._field_lists import VISIT_COLUMNS, write_field_lists, write_public_lists
@@ -29,6 +31,7 @@ from ._ranking import rank_for_verification, summarize_lists
 
 RANKED = "ranked.parquet"
 SUMMARY = "summary.csv"
+AUDIT = "audit.csv"
 
 
 @dataclass
@@ -37,6 +40,7 @@ class Lists:
 
     ranked: pd.DataFrame
     summary: pd.DataFrame
+    audit: pd.DataFrame
     paths: list = field(default_factory=list)
 
     @property
@@ -62,6 +66,8 @@ def make_lists(
     model=None,
     language: str = "id",
     reference_date=None,
+    audit_margin: float | None = None,
+    confidence: float = 0.95,
     **ranking,
 ) -> Lists:
     """Rank a scored batch for ``budget`` visits and write the lists folder ``out`` (see the module).
@@ -78,6 +84,10 @@ def make_lists(
     model : TargetingModel, optional
         The model that scored the batch: listed families without reasons get them
         (`explain_lists`), on ``reference_date`` or the one the scores' manifest records.
+    audit_margin : float, optional
+        Size the audit sample by precision instead of ``audit_share``: the sample that estimates
+        leakage and undercoverage within this margin at ``confidence`` (`audit_share_for_margin`).
+        ``audit.csv`` gives the margins the sample gives, whichever way it was sized.
     **ranking
         For `rank_for_verification`: ``by``, ``audit_share``, ``inclusion_share``, ``priority``, ``seed``.
     """
@@ -87,6 +97,11 @@ def make_lists(
         raise ValueError(f"form must be 'odk' or None, got {form!r}.")
     out, by = Path(out), ranking.get("by", "district_code")
     s = read_scores(scores)
+    if audit_margin is not None:
+        share = ranking.get("inclusion_share", 0.5)
+        ranking["audit_share"] = audit_share_for_margin(
+            s, budget, audit_margin, confidence=confidence, inclusion_share=share
+        )
     ranked = rank_for_verification(s, budget, **ranking)
     if model is not None:
         reference_date = reference_date or read_manifest(scores).get("reference_date")
@@ -99,10 +114,12 @@ def make_lists(
     write_parquet(ranked, out / RANKED, index=False)
     summary = summarize_lists(ranked, s, by=by)
     write_csv(summary, out / SUMMARY)
+    audit = audit_margins(ranked, s, confidence=confidence)
+    write_csv(audit, out / AUDIT)
     if public:
         mem = members if isinstance(members, pd.DataFrame) else read_table(members, "members")
         paths += write_public_lists(fam, mem, out / "public")
-    return Lists(ranked, summary, paths)
+    return Lists(ranked, summary, audit, paths)
 
 
 def _visit_records(families, family_ids, *, whole: bool) -> pd.DataFrame:
