@@ -24,6 +24,7 @@ from .verification import (
     public_list,
     rank_for_verification,
     read_feedback,
+    summarize_lists,
     write_field_form,
     write_field_lists,
 )
@@ -59,6 +60,7 @@ __all__ = [
     "score_files",
     "read_scores",
     "rank_for_verification",
+    "summarize_lists",
     "explain_lists",
     "make_lists",
     "write_field_lists",

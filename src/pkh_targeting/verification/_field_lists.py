@@ -115,7 +115,7 @@ def write_field_lists(
     heads = HEADERS[language]
     versions = ranked[["model_version", "rules_version"]].drop_duplicates().astype(str).agg(" / ".join, axis=1)
     header = [
-        f"model / rules: {', '.join(versions)}",
+        f"{'model / aturan' if language == 'id' else 'model / rules'}: {', '.join(versions)}",
         f"{'tanggal' if language == 'id' else 'date'}: {date.isoformat()}",
         _NOTE[language].format(codes=", ".join(RESULT_CODES[language])),
     ]
