@@ -164,6 +164,7 @@ def demo(n_families: int = 20_000, out="demo-output", *, seed: int = 0, step=Non
         out / "lists",
         members=files[1],
         public_lists=False,
+        form="odk",
         model=scored.model,
         seed=seed,
     )
