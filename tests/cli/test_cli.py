@@ -5,6 +5,7 @@ import pandas as pd
 from typer.testing import CliRunner
 
 from pkh_targeting.cli import app
+from pkh_targeting.modeling import TargetingModel
 
 runner = CliRunner()
 
@@ -133,13 +134,22 @@ def test_train_then_score(tmp_path):
     scores = pd.read_parquet(tmp_path / "s" / "scores.parquet")
     assert len(scores) == 800 and scores.p_eligible.between(0, 1).all()
     assert (tmp_path / "s" / "quarantine.csv").exists()
+    # the command line scores exactly as the Python API does, with the model it saved and the model trained in Python
+    fam, mem = (pd.read_parquet(tmp_path / "r32" / f"{t}.parquet") for t in ("families", "members"))
+    api = TargetingModel.load(tmp_path / "model").score(fam, mem, reference_date="2025-07-01")
+    pd.testing.assert_frame_equal(scores, api)
+    trained = TargetingModel(cfg).fit(
+        *(pd.read_parquet(tmp_path / "r31" / f"{t}.parquet") for t in ("families", "members")),
+        reference_date="2025-07-01",
+    )
+    assert trained.model_hash() == TargetingModel.load(tmp_path / "model").model_hash()
 
 
 def test_score_with_a_missing_model_exits_2(tmp_path):
     res = runner.invoke(
         app, ["score", "--model", str(tmp_path / "nope"), "--families", "f.csv", "--members", "m.csv", "--no-tracking"]
     )
-    assert res.exit_code == 2
+    assert res.exit_code == 2 and "not a pkh-targeting model folder" in res.output  # not just any usage error
 
 
 def test_demo_runs_end_to_end(tmp_path, monkeypatch):

@@ -34,6 +34,10 @@ def test_dask_on_a_local_cluster_equals_the_pandas_engine(fitted_model, messy_ba
     assert {"duplicate_family_id", "nik_duplicate", "member_without_family"} <= set(qb.rule)
     assert dask_run.to_dict() == pandas_run.to_dict()
     assert dask_run.n_scored + dask_run.quarantined["families"] == len(fam)
+    # nothing lost while partitioning: the same rows, and the scores of the batch in one piece
+    assert dask_run.n_read == {"families": len(fam), "members": len(mem)}
+    whole = fitted_model.score_records(fam, mem, reference_date=REF).scores
+    pd.testing.assert_frame_equal(b, whole.sort_values("family_id", ignore_index=True))
 
 
 def test_missing_dask_is_a_clear_message(monkeypatch):
