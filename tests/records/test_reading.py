@@ -13,11 +13,20 @@ SHARED = Path(__file__).resolve().parents[3] / "shared" / "contract"
 PACKAGE = Path(__file__).resolve().parents[2] / "src" / "pkh_targeting" / "contract"
 
 
-@pytest.mark.parametrize("name", ["household_records.yaml", "scores.yaml"])
+@pytest.mark.parametrize("name", ["household_records.yaml", "scores.yaml", "evidence.yaml"])
 def test_package_contract_equals_shared(name):
     if not (SHARED / name).exists():
         pytest.skip("../shared is not beside this checkout")
     assert (PACKAGE / name).read_bytes() == (SHARED / name).read_bytes()
+
+
+def test_the_evidence_contract_is_read_by_the_one_reader():
+    from pkh_targeting.records.contract import evidence_contract
+
+    tables = evidence_contract()
+    assert set(tables) == {"registry_records", "community_reports"}
+    assert tables["registry_records"].key == ("source", "record_id")
+    assert "civil_servant" in tables["registry_records"].columns["source"].codes
 
 
 def _roundtrip(reg, tmp_path, fmt):

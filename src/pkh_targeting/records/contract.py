@@ -118,6 +118,12 @@ def readable_contract(version) -> bool:
 
 
 @cache
+def evidence_contract() -> dict[str, TableSpec]:
+    """The evidence contract (``contract/evidence.yaml``): ``registry_records`` and ``community_reports``."""
+    return {name: _table(name, t) for name, t in _read_yaml("evidence.yaml")["tables"].items()}
+
+
+@cache
 def scores_contract() -> TableSpec:
     """The scored-batch contract (``contract/scores.yaml``): what `score` returns and writes."""
     return _table("scores", _read_yaml("scores.yaml"))
