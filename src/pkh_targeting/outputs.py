@@ -40,10 +40,11 @@ def neutralize_formulas(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def write_csv(df: pd.DataFrame, path) -> Path:
-    """Write ``df`` as UTF-8 CSV with BOM (Excel shows it right), formula cells neutralised, atomically."""
+def write_csv(df: pd.DataFrame, path, *, bom: bool = True) -> Path:
+    """Write ``df`` as UTF-8 CSV, with BOM by default (Excel shows it right), formula cells
+    neutralised, atomically."""
     with atomic_path(path) as tmp:
-        neutralize_formulas(df).to_csv(tmp, index=False, encoding="utf-8-sig")
+        neutralize_formulas(df).to_csv(tmp, index=False, encoding="utf-8-sig" if bom else "utf-8")
     return Path(path)
 
 

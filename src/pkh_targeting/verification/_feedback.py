@@ -74,17 +74,16 @@ def read_results(path) -> pd.DataFrame:
     photo's file name and the location where given. A family visited twice keeps both rows, the
     latest submission last: it is the one that counts."""
     path = Path(path)
-    if path.suffix.lower() == ".csv":
-        head = pd.read_csv(path, dtype=str, encoding="utf-8-sig", keep_default_na=False)
-        submitted = _submissions(head)
-        if submitted is not None:
-            submitted["result"] = submitted["result_raw"].str.lower().map(_RESULTS)
-            return submitted.dropna(subset=["family_id"])
     if path.suffix.lower() in (".xlsx", ".xlsm"):
         sheets = pd.read_excel(path, sheet_name=None, header=None, dtype=object)
         frames = [_header_frame(df, f"{path}:{name}") for name, df in sheets.items()]
     elif path.suffix.lower() == ".csv":
-        frames = [_header_frame(pd.read_csv(path, header=None, dtype=str, encoding="utf-8-sig"), str(path))]
+        raw = pd.read_csv(path, header=None, dtype=str, encoding="utf-8-sig")
+        submitted = _submissions(raw.iloc[1:].set_axis(raw.iloc[0].tolist(), axis=1)) if len(raw) else None
+        if submitted is not None:
+            submitted["result"] = submitted["result_raw"].str.lower().map(_RESULTS)
+            return submitted.dropna(subset=["family_id"])
+        frames = [_header_frame(raw, str(path))]
     else:
         raise SchemaError(f"{path}: results must be a returned .xlsx or .csv list.")
     rows = []

@@ -116,11 +116,5 @@ def write_field_form(
         xform = convert(xlsform=str(tmp), file_type=".xlsx", form_name=FORM_ID).xform
     with atomic_path(out / f"{FORM_ID}.xml") as tmp:
         tmp.write_text(xform, encoding="utf-8")
-    return [xlsform, out / f"{FORM_ID}.xml", _write_visits(table, out / VISITS_FILE)]
-
-
-def _write_visits(table: pd.DataFrame, path: Path) -> Path:
-    """The form's media file: UTF-8 without BOM, as ODK Collect reads it (formula cells neutralised)."""
-    write_csv(table, path)
-    path.write_bytes(path.read_bytes().removeprefix(b"\xef\xbb\xbf"))
-    return path
+    # the form's media file, without BOM: ODK Collect reads the first header as "name"
+    return [xlsform, out / f"{FORM_ID}.xml", write_csv(table, out / VISITS_FILE, bom=False)]
