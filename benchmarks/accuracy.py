@@ -1,8 +1,10 @@
 """Accuracy bar (issue: targeting models). Train on one synthetic registry, test on another.
 
-Ranks beneficiaries (inclusion errors) and non-beneficiaries (exclusion errors) four ways and prints
+Ranks beneficiaries (inclusion errors) and non-beneficiaries (exclusion errors) five ways and prints
 precision at the top 5/10/20%: random order, the OLS proxy-means test, a LightGBM trained on verified
-outcomes alone, and TargetingModel. Also compares WelfareModel kinds out of sample.
+outcomes alone, TargetingModel, and TargetingModel with the records of other registries (each
+registry's own, linked by the model's linker). ``incl_c`` ranks only the beneficiaries with a PKH
+component (those without are inclusion errors by rule). Also compares WelfareModel kinds out of sample.
 
     python benchmarks/accuracy.py [N_FAMILIES [N_PAIRS]]      (default 100000 families, 3 pairs)
 """
@@ -63,20 +65,30 @@ def compare(n: int, same_country: bool, seeds: tuple[int, int], regions_seed: in
     # eligibility score from predicted welfare: lower predicted consumption = more likely eligible
     scores["OLS proxy-means test"] = rule_scores(-welfare["ols"], t_fam, has_test)
 
-    for name, kw in (
-        ("LightGBM, verified outcomes only", dict(label_sources=("verification",), selection_correction=False)),
-        ("TargetingModel", {}),
+    for name, kw, score_kw in (
+        ("LightGBM, verified outcomes only", dict(label_sources=("verification",), selection_correction=False), {}),
+        ("TargetingModel", {}, {}),
+        (
+            "TargetingModel with registry records",
+            {"registry_records": train.registry_records},
+            {"registry_records": test.registry_records},
+        ),
     ):
         t0 = time.perf_counter()
         model = TargetingModel().fit(train.families, train.members, reference_date=REF, **kw)
-        s = model.score(t_fam, t_mem, reference_date=REF)
+        s = model.score(t_fam, t_mem, reference_date=REF, reasons="none", **score_kw)
         timings[name] = time.perf_counter() - t0
         scores[name] = rule_scores(s.p_eligible.to_numpy(), t_fam, has_test)
 
     rows = []
     for name, score in scores.items():
         row = {"method": name}
-        for kind, mask, col in (("incl", receives, "inclusion_error"), ("excl", ~receives, "exclusion_error")):
+        groups = (
+            ("incl", receives, "inclusion_error"),
+            ("incl_c", receives & has_test, "inclusion_error"),
+            ("excl", ~receives, "exclusion_error"),
+        )
+        for kind, mask, col in groups:
             tab = ranking_table(truth[col].to_numpy()[mask], score[mask])
             for r in tab.itertuples():
                 row[f"{kind}@{int(r.top_share * 100)}%"] = round(r.precision, 3)

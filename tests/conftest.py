@@ -175,3 +175,20 @@ def messy_batch():
     orphans = mem.iloc[[5, 6]].assign(family_id="KK-NOWHERE")
     mem = pd.concat([mem, orphans], ignore_index=True).sample(frac=1, random_state=0).reset_index(drop=True)
     return fam, mem
+
+
+@pytest.fixture(scope="session")
+def evidence_train():
+    """A registry with the records other registries hold about its people."""
+    return generate_registry(8_000, seed=3, regions_seed=0, reference_date=REF)
+
+
+@pytest.fixture(scope="session")
+def evidence_model(evidence_train):
+    """A TargetingModel trained with registry records (its linker trained on them)."""
+    from pkh_targeting import TargetingModel
+
+    reg = evidence_train
+    return TargetingModel(cv={"n_splits": 3}).fit(
+        reg.families, reg.members, registry_records=reg.registry_records, reference_date=REF
+    )

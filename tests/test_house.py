@@ -15,7 +15,7 @@ MODULES = sorted(PACKAGE.rglob("*.py"))
 MAX_MODULE_LINES = 400
 MAX_FUNCTION_LINES = 60  # signature and code; the docstring is not counted
 # imports a function may make: optional extras and heavy plotting
-LATE_IMPORTS = {"dask", "distributed", "matplotlib", "shap"}
+LATE_IMPORTS = {"dask", "distributed", "matplotlib", "shap", "pyspark"}
 
 
 def _tree(path):

@@ -2,7 +2,7 @@
 
 The house, one room per concept, data flowing one way::
 
-    records -> features -> modeling -> scoring -> verification
+    records -> (linkage, rules) -> features -> modeling -> scoring -> verification
                                  (reporting, tracking read what these produce; jobs and cli call them)
 """
 
@@ -10,10 +10,12 @@ from ._version import __version__
 from .exceptions import DataQualityWarning, SchemaError, SmallGroupWarning
 from .explain import Explainer
 from .features import PMTFeatureBuilder, build_pmt_features
+from .linkage import RecordLinker, link_records
 from .metrics import group_errors, targeting_errors
 from .modeling import TargetingModel, WelfareModel
 from .privacy import pseudonymize
 from .records import ValidationResult, load_contract, read_records, read_table, validate_records
+from .records.evidence import read_evidence, validate_evidence
 from .reporting import write_report
 from .rules import Rules, apply_rules, load_rules
 from .scoring import read_scores, score_files
@@ -41,6 +43,10 @@ __all__ = [
     "read_records",
     "read_table",
     "validate_records",
+    "read_evidence",
+    "validate_evidence",
+    "link_records",
+    "RecordLinker",
     "pseudonymize",
     "Registry",
     "generate_registry",

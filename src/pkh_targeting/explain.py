@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from .features import ASSET_ITEMS
+from .features import ASSET_ITEMS, evidence_concept
 from .treeshap import contributions as tree_contributions
 
 LANGUAGES = ("id", "en")
@@ -28,6 +28,59 @@ STATUS_CONCEPTS = {"receives_pkh": "PKH status (501b)", "receives_sembako": "Sem
 WELFARE_CONCEPT = "welfare estimate"
 # concepts an officer cannot check at the door or in a register: never among a family's reasons
 CONTEXT_CONCEPTS = ("province", "urban area", "village context")
+EVIDENCE_PREFIX = evidence_concept("")
+
+
+def evidence_texts(source: str, X: pd.DataFrame, fam: pd.DataFrame, t: dict, lang: str) -> np.ndarray:
+    """A linked registry's reason in the officer's words, with its strength: "Daya listrik PLN 2200 VA,
+    di DTSEN 900 VA (cocok NIK)"; where the family has no such record, that it has none."""
+    spec = t["sources"][source]
+    p = X[f"ev_{source}_p"].to_numpy(dtype="float64")
+    value = X[f"ev_{source}_value"].to_numpy(dtype="float64") if f"ev_{source}_value" in X else np.full(len(X), np.nan)
+    registry_va = fam["electricity_va"].to_numpy(dtype="float64", na_value=0.0) if "electricity_va" in fam else 0.0
+    registry_va = np.broadcast_to(registry_va, len(X))
+    out = np.empty(len(X), dtype=object)
+    for i in range(len(X)):
+        if not p[i] > 0:
+            out[i] = spec[f"{lang}_none"]
+            continue
+        strength = (
+            t["match"][lang]["nik"] if p[i] >= 1 else t["match"][lang]["probabilistic"].format(p=_decimal(p[i], lang))
+        )
+        out[i] = spec[lang].format(value=_amount(value[i], lang), registry=f"{registry_va[i]:.0f}", match=strength)
+    return out
+
+
+def evidence_summary(links: pd.DataFrame, family_ids, language: str = "id", templates=None) -> pd.Series:
+    """Per family of ``family_ids``, the linked records of other registries as an officer checks
+    them: "ASN/TNI/Polri (BKN): cocok NIK; PLN 2.200 VA: cocok nama dan tanggal lahir 0,93"."""
+    t = load_templates(templates)["evidence"]
+    labels, match = t["labels"][language], t["match"][language]
+    linked = links[links["family_id"].notna()]
+    p = linked["match_probability"].to_numpy(dtype="float64")
+    strength = np.where(p >= 1, match["nik"], [match["probabilistic"].format(p=_decimal(x, language)) for x in p])
+    value = linked["value"].to_numpy(dtype="float64")
+    label = [
+        labels[s].format(value=_amount(v, language)) if s in labels else s
+        for s, v in zip(linked["source"].astype(str), value)
+    ]
+    text = pd.Series([f"{a}: {b}" for a, b in zip(label, strength)], index=linked.index, dtype="object")
+    joined = text.groupby(linked["family_id"].astype(str).to_numpy()).agg(lambda x: "; ".join(dict.fromkeys(x)))
+    return pd.Series(
+        joined.reindex(pd.Index(family_ids).astype(str)).to_numpy(), index=pd.Index(family_ids), dtype="string"
+    )
+
+
+def _decimal(x: float, lang: str) -> str:
+    text = f"{np.floor(x * 100) / 100:.2f}"  # rounded down: a probabilistic link never reads as 1.00
+    return text.replace(".", ",") if lang == "id" else text
+
+
+def _amount(x: float, lang: str) -> str:
+    if np.isnan(x):
+        return "?"
+    text = f"{x:,.0f}"
+    return text.replace(",", ".") if lang == "id" else text
 
 
 def load_templates(path=None) -> dict:
@@ -60,6 +113,8 @@ class Explainer:
         self.templates = load_templates(templates)
         docs = model.builder_.feature_dictionary_.set_index("name")["concept"].to_dict()
         docs.update(STATUS_CONCEPTS)
+        registry = getattr(model, "registry_", None)
+        docs.update(registry.features.concepts if registry is not None else {})
         self.concepts = {f: docs.get(f, f) for f in model.feature_names_ if f != "welfare_gap"}
         self.asset_concepts = {docs[f]: f for f in ASSET_ITEMS if f in docs}
 
@@ -73,8 +128,8 @@ class Explainer:
         base = B[:, -1].copy()
         if model.welfare_ is None:
             return self._share_index(trees, X), base
-        Xw = X.drop(columns="welfare_gap")
-        c, base_w = model.welfare_.contributions(Xw)
+        c, base_w = model.welfare_.contributions(X[model.welfare_.feature_names_in_])
+        c = c.reindex(columns=[col for col in X.columns if col != "welfare_gap"], fill_value=0.0)
         gap = X["welfare_gap"].to_numpy(dtype=np.float64)
         prior = model.prior_log_odds
         channel = trees.pop("welfare_gap").to_numpy() + prior(gap) - prior(base_w)
@@ -124,6 +179,8 @@ class Explainer:
             has = self._values(feature, X, fam).to_numpy()[rows].astype(bool)
             yes, no = (t["assets"][f"{lang}_{k}"].format(label=label) for k in ("yes", "no"))
             return np.where(has, yes, no).astype(object)
+        if concept.startswith(EVIDENCE_PREFIX):
+            return evidence_texts(concept[len(EVIDENCE_PREFIX) :], X.iloc[rows], fam.iloc[rows], t["evidence"], lang)
         if spec is None:
             return np.full(len(rows), concept, dtype=object)
         if "feature" not in spec:
@@ -146,13 +203,16 @@ class Explainer:
             rendered = [f"{round(float(x), 1) + 0.0:.1f}" if pd.notna(x) else "?" for x in v]  # + 0.0: no "-0.0"
         return np.array([spec[lang].format(value=r) for r in rendered], dtype=object)
 
-    def reasons(self, X: pd.DataFrame, families: pd.DataFrame, receives, has_component, folded=None) -> pd.Series:
+    def reasons(
+        self, X: pd.DataFrame, families: pd.DataFrame, receives, has_component, folded=None, by_rule=None
+    ) -> pd.Series:
         """Top reasons per family, toward its possible error, joined with ``"; "``.
 
         For a beneficiary the reasons that most lower its chance of eligibility come first (they
         support an inclusion error); for a non-beneficiary those that most raise it. Region (province,
         urban area, village context) is never a reason: an officer cannot check it at the door. A
-        beneficiary without a PKH component gets the rule's reason alone.
+        beneficiary without a PKH component gets the rule's reason alone; ``by_rule`` says which of
+        them lost it to a death record (``component_died``) or meet a hard exclusion (``excluded``).
         """
         if folded is None:
             folded, _ = self.concept_contributions(X)
@@ -174,7 +234,12 @@ class Explainer:
             out = part if out is None else out + "; " + part
         out = out.astype("string")
         no_comp = np.asarray(receives, bool) & ~np.asarray(has_component, bool)
-        return out.mask(pd.Series(no_comp, index=X.index), self.templates["no_component"][self.language])
+        out = out.mask(pd.Series(no_comp, index=X.index), self.templates["no_component"][self.language])
+        for rule, mask in (by_rule or {}).items():
+            out = out.mask(
+                pd.Series(no_comp & np.asarray(mask, bool), index=X.index), self.templates[rule][self.language]
+            )
+        return out
 
     # ------------------------------------------------------------------------------------ global
     def global_importance(self, X: pd.DataFrame) -> pd.Series:

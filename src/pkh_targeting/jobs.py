@@ -11,9 +11,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from .linkage import LinkResult, link_records
 from .modeling import TargetingModel
-from .outputs import write_csv
+from .outputs import atomic_path, write_csv, write_parquet
 from .records import ValidationResult, read_records, validate_records
+from .records.evidence import read_evidence
 from .reporting import write_report
 from .scoring import BatchSummary, score_dataset, score_files
 from .synth import generate_registry
@@ -28,6 +30,27 @@ def _records(families, members) -> tuple[pd.DataFrame, pd.DataFrame]:
     if isinstance(families, pd.DataFrame) and isinstance(members, pd.DataFrame):
         return families, members
     return read_records(families, members)
+
+
+def _evidence(table, path):
+    """An evidence table given as a DataFrame or a file (None: not given)."""
+    return path if path is None or isinstance(path, pd.DataFrame) else read_evidence(path, table)
+
+
+def link(families, members, registry_records, out, *, reference_date=None, **linker_params) -> LinkResult:
+    """Link registry records to members (`link_records`) and write ``out/links.parquet``,
+    ``out/link_summary.csv``, ``out/evidence_quarantine.csv`` and the trained ``out/linker.json``."""
+    fam, mem = _records(families, members)
+    res = link_records(
+        mem, fam, _evidence("registry_records", registry_records), reference_date=reference_date, **linker_params
+    )
+    out = Path(out)
+    write_parquet(res.links, out / "links.parquet", index=False)
+    write_csv(res.summary(), out / "link_summary.csv")
+    write_csv(res.quarantine, out / "evidence_quarantine.csv")
+    with atomic_path(out / "linker.json") as tmp:
+        tmp.write_text(res.linker.to_json())
+    return res
 
 
 @dataclass
@@ -49,14 +72,17 @@ def train(
     register: str | None = None,
     holdout: tuple | None = None,
     reference_date=None,
+    registry_records=None,
 ) -> Trained:
-    """Fit a `TargetingModel` on the records (files or tables), record it in ``store`` (none: not
-    recorded), optionally register it, and save it to ``out`` with the version its scores carry."""
+    """Fit a `TargetingModel` on the records (files or tables) and, if given, the records of other
+    registries; record it in ``store`` (none: not recorded), optionally register it, and save it to
+    ``out`` with the version its scores carry."""
     fam, mem = _records(families, members)
-    model = TargetingModel(config).fit(fam, mem, reference_date=reference_date)
+    records = _evidence("registry_records", registry_records)
+    model = TargetingModel(config).fit(fam, mem, registry_records=records, reference_date=reference_date)
     record = None
     if store is not None:
-        held = _records(*holdout) if holdout else None
+        held = (*_records(*holdout[:2]), *(_evidence("registry_records", h) for h in holdout[2:])) if holdout else None
         record = log_training(
             model, fam, mem, store=store, register=register, holdout=held, reference_date=reference_date
         )
@@ -89,8 +115,8 @@ def score(
     on this machine (`score_files`) or on Dask (`score_dataset`), and record it in ``store``.
 
     ``rules`` is the rules version the batch is for: refused if the model's differs. ``options``
-    go to the engine (``reference_date``, ``language``, ``reasons``; ``chunk_size``, ``n_jobs`` and
-    ``progress`` for pandas).
+    go to the engine (``registry_records``, ``reference_date``, ``language``, ``reasons``;
+    ``chunk_size``, ``n_jobs`` and ``progress`` for pandas).
     """
     loaded = model if isinstance(model, TargetingModel) else load_model(model)
     loaded.require_rules(rules)
@@ -130,7 +156,7 @@ def demo(n_families: int = 20_000, out="demo-output", *, seed: int = 0, step=Non
     batch = generate_registry(max(n_families // 4, 1000), seed + 1, regions_seed=seed, defect_rate=0.01)
     new_batch = batch.write(out / "new-batch")
     files = new_batch / "families.parquet", new_batch / "members.parquet"
-    outputs.append(("synthetic registry (families, members, truth)", registry))
+    outputs.append(("synthetic registry (families, members, records of other registries, truth)", registry))
 
     step("validating against the data contract")
     res = validate_records(reg.families, reg.members, reference_date=reg.reference_date)
@@ -138,20 +164,25 @@ def demo(n_families: int = 20_000, out="demo-output", *, seed: int = 0, step=Non
         (f"quarantine ({len(res.quarantine):,} problems)", write_csv(res.quarantine, out / "quarantine.csv"))
     )
 
-    step("training the targeting model, recording it in MLflow and registering it")
+    step("training the targeting model with the records of other registries, recording and registering it")
     trained = train(
         reg.families,
         reg.members,
         out=out / "model",
         store=store,
         register=DEMO_MODEL,
-        holdout=(batch.families, batch.members),
+        holdout=(batch.families, batch.members, batch.registry_records),
         reference_date=reg.reference_date,
+        registry_records=reg.registry_records,
     )
     outputs.append((f"model {DEMO_MODEL} version {trained.record.version}", trained.path))
 
     step("scoring the new batch with the champion")
-    options = {"reference_date": batch.reference_date, "chunk_size": max(len(batch.families) // 2, 1000)}
+    options = {
+        "reference_date": batch.reference_date,
+        "chunk_size": max(len(batch.families) // 2, 1000),
+        "registry_records": new_batch / "registry_records.parquet",
+    }
     scored = score(f"models:/{DEMO_MODEL}@champion", *files, out / "scores", store=store, **options)
     outputs.append((f"scores of {scored.summary.n_scored:,} families (MLflow run {scored.run_id[:8]})", out / "scores"))
 

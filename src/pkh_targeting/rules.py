@@ -31,6 +31,26 @@ class Component(BaseModel):
     exclude_pupils: bool = False
 
 
+class Exclusion(BaseModel):
+    """An exclusion criterion of the regulation met by a linked registry record (e.g. ASN, TNI, Polri):
+    ``soft`` is evidence the classifier weighs, ``hard`` makes the family not eligible by rule."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    label: str
+    mode: Literal["soft", "hard"] = "soft"
+    min_probability: float = Field(default=0.9, ge=0, le=1)
+
+
+class EvidenceRules(BaseModel):
+    """What linked registry records decide by rule; everything else they say, the classifier weighs."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    death_match_probability: float = Field(default=0.9, ge=0, le=1)
+    exclusions: dict[str, Exclusion] = Field(default_factory=dict)
+
+
 class Rules(BaseModel):
     """A version of the PKH rules (see ``configs/rules/``)."""
 
@@ -40,6 +60,7 @@ class Rules(BaseModel):
     desil_cutoff: int = Field(default=4, ge=1, le=10)
     component_cap: int | None = Field(default=4, ge=1)
     components: dict[str, Component]
+    evidence: EvidenceRules = Field(default_factory=EvidenceRules)
 
 
 def load_rules(rules: str | Path | Rules = DEFAULT_RULES) -> Rules:
@@ -140,6 +161,32 @@ def apply_rules(
     out["benefit_rp"] = benefit
     out["has_component"] = n_comp > 0
     return out
+
+
+def evidence_rules(links: pd.DataFrame | None, rules: Rules) -> tuple[pd.Index, pd.Index]:
+    """Members no longer counted (matched to a death record at ``death_match_probability`` or more),
+    as ``family_id#member_no`` keys; and families excluded by a hard exclusion criterion."""
+    if links is None or not len(links):
+        return pd.Index([], dtype="string"), pd.Index([], dtype="string")
+    linked = links[links["family_id"].notna()]
+    p = linked["match_probability"].to_numpy()
+    dead = linked[(linked["source"] == "death").to_numpy() & (p >= rules.evidence.death_match_probability)]
+    keys = pd.Index(dead["family_id"].astype("string") + "#" + dead["member_no"].astype("string")).unique()
+    hard = [
+        (linked["source"] == source).to_numpy() & (p >= ex.min_probability)
+        for source, ex in rules.evidence.exclusions.items()
+        if ex.mode == "hard"
+    ]
+    excluded = linked["family_id"][np.logical_or.reduce(hard)] if hard else linked["family_id"].iloc[:0]
+    return keys, pd.Index(excluded.astype("string")).unique()
+
+
+def living_members(members: pd.DataFrame, deceased: pd.Index) -> pd.DataFrame:
+    """``members`` without those in ``deceased`` (`evidence_rules`' keys)."""
+    if not len(deceased):
+        return members
+    keys = members["family_id"].astype("string") + "#" + members["member_no"].astype("string")
+    return members[~keys.isin(deceased).to_numpy()]
 
 
 def is_eligible(desil, has_component, rules: str | Path | Rules = DEFAULT_RULES):

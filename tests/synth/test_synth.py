@@ -7,6 +7,8 @@ from sklearn.model_selection import GroupKFold, cross_val_predict
 from conftest import REF
 from pkh_targeting import generate_registry, validate_records
 from pkh_targeting.features import PMTFeatureBuilder
+from pkh_targeting.records.evidence import validate_evidence
+from pkh_targeting.rules import apply_rules
 from pkh_targeting.synth import DEFECTS
 
 
@@ -113,6 +115,39 @@ def test_injected_defects_are_found_by_validation():
 def test_write(tmp_path):
     reg = generate_registry(500, seed=1, reference_date=REF)
     out = reg.write(tmp_path)
-    assert {p.name for p in out.iterdir()} == {"families.parquet", "members.parquet", "truth.parquet"}
+    assert {p.name for p in out.iterdir()} == {
+        "families.parquet",
+        "members.parquet",
+        "truth.parquet",
+        "registry_records.parquet",
+        "record_truth.parquet",
+    }
     back = pd.read_parquet(out / "families.parquet")
     assert validate_records(back, pd.read_parquet(out / "members.parquet"), reference_date=REF).quarantine.empty
+    records = pd.read_parquet(out / "registry_records.parquet")
+    assert validate_evidence(records, "registry_records", reference_date=REF).quarantine.empty
+
+
+def test_registry_records_carry_the_imperfections_of_real_extracts():
+    reg = generate_registry(3_000, seed=5, reference_date=REF)
+    rec, truth = reg.registry_records, reg.record_truth
+    assert truth[["source", "record_id"]].equals(rec[["source", "record_id"]])
+    kinds = truth["kind"].value_counts(normalize=True)
+    assert {"exact_nik", "nik_missing", "nik_one_digit", "nik_two_digits", "namesake", "stranger"} <= set(kinds.index)
+    assert 0.02 < kinds["namesake"] < 0.2 and kinds["stranger"] > 0.2
+    linked = truth["family_id"].notna()
+    assert (truth.loc[~linked, "kind"].isin(["namesake", "stranger"])).all()
+    # a namesake shares a member's name, sex and regency but not the NIK
+    names = reg.members.assign(n=reg.members["name"].str.upper())
+    namesakes = rec[truth["kind"].eq("namesake").to_numpy()]
+    assert namesakes["full_name"].str.upper().isin(names["n"]).all()
+    assert not namesakes["nik"].dropna().isin(reg.members["nik"]).any()
+    # deaths since the registry: members the registry lists, a component lost for some families
+    assert reg.truth["n_died"].sum() > 0
+    listed = apply_rules(reg.families, reg.members)["has_component"].to_numpy()
+    lost = listed & ~reg.truth["has_component"].to_numpy()
+    assert lost.any() and (reg.truth["n_died"].to_numpy()[lost] > 0).all()
+    # the better off a family really is, the likelier a wage or civil-service record
+    fam = truth[linked & truth["source"].isin(["formal_wage", "civil_servant", "vehicle"])]["family_id"].unique()
+    desil = reg.truth.set_index("family_id")["desil"]
+    assert desil[desil.index.isin(fam)].mean() > desil.mean() + 0.5

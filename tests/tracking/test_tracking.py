@@ -64,6 +64,10 @@ def _train_and_score(train_dir, batch_dir, out, *extra):
         batch_dir / "families.parquet",
         "--holdout-members",
         batch_dir / "members.parquet",
+        "--registry-records",
+        train_dir / "registry_records.parquet",
+        "--holdout-registry-records",
+        batch_dir / "registry_records.parquet",
         *extra,
     )
     out_score = _cli(
@@ -76,6 +80,8 @@ def _train_and_score(train_dir, batch_dir, out, *extra):
         batch_dir / "members.parquet",
         "--out",
         out / "scores",
+        "--registry-records",
+        batch_dir / "registry_records.parquet",
         "--reference-date",
         REF,
         *extra,
@@ -136,10 +142,18 @@ def test_embedded_store_records_training_and_scoring(store, registries):
     assert (drift.psi >= 0).all() and len(drift) > 100
     scores = pd.read_parquet(store / "scores" / "scores.parquet")
     assert (scores.model_version == "pkh/1").all()
+    # which records went in: the extract's hash and counts per source, in the run and the manifest
+    went_in = mlflow.artifacts.load_dict(f"runs:/{scoring.info.run_id}/batch/fingerprint.json")["registry_records"]
+    assert went_in["sha256"] == file_sha256(batch_dir / "registry_records.parquet")
+    assert went_in["records_read"] == len(batch.registry_records) and "death/nik_exact" in went_in["linked"]
+    links = pd.read_parquet(store / "scores" / "links.parquet")
+    assert len(links) == len(batch.registry_records) and links["family_id"].notna().mean() > 0.5
     # personal data never reaches the store: scan the database and every artifact
     secrets = set()
     for reg in (train, batch):
         secrets |= set(reg.members.nik.dropna()) | set(reg.members.name) | set(reg.families.address)
+        records = reg.registry_records
+        secrets |= set(records.nik.dropna()) | set(records.full_name.dropna())
     files = [store / "models" / "mlruns.db", *[p for p in (store / "models" / "artifacts").rglob("*") if p.is_file()]]
     assert len(files) > 20
     blob = b"\n".join(p.read_bytes() for p in files)

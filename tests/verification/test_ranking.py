@@ -128,13 +128,16 @@ def test_field_lists_excel_and_csv(batch, tmp_path):
         c.value for row in wb.worksheets for r_ in row.iter_rows(min_row=6) for c in r_ if isinstance(c.value, str)
     ]
     assert not any(v.startswith(("=", "+", "-", "@")) for v in cells)
+    result_column = openpyxl.utils.get_column_letter(header.index(HEADERS["id"]["result"]) + 1)
     for sheet in wb.worksheets:  # one list a sheet, numbered from 1; printable; the result a drop-down
         rows = list(sheet.iter_rows(min_row=6, values_only=True))
         assert rows[0][0] == 1 and len({row[6] for row in rows}) == 1
         assert sheet.page_setup.orientation == "landscape" and sheet.page_setup.fitToWidth == 1
         assert sheet.print_title_rows == "$5:$5" and sheet.freeze_panes == "A6"
         (choices,) = sheet.data_validations.dataValidation
-        assert choices.formula1 == '"layak,tidak layak,tidak ditemukan,pindah"' and "L6" in str(choices.sqref)
+        assert choices.formula1 == '"layak,tidak layak,tidak ditemukan,pindah"' and f"{result_column}6" in str(
+            choices.sqref
+        )
         names = [row[2] for row in rows if row[2]]
         assert sheet.column_dimensions["C"].width >= max(map(len, names))
     csv = [p for p in paths if p.suffix == ".csv"][0]

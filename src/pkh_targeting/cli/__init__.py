@@ -1,4 +1,4 @@
-"""Command-line interface: ``pkh-targeting synth|validate|train|score|rank|feedback|report|demo``.
+"""Command-line interface: ``pkh-targeting synth|validate|link|train|score|rank|feedback|report|demo``.
 
 Each command parses its options, calls one library function (a `pkh_targeting.jobs` job, or the
 function of its room) and prints.
@@ -8,10 +8,10 @@ from ._app import app
 from ._demo import demo
 from ._lists import feedback, rank
 from ._model import score, train
-from ._records import synth, validate
+from ._records import link, synth, validate
 from ._report import report
 
-for _command in (synth, validate, train, score, rank, feedback, report, demo):  # in the order of --help
+for _command in (synth, validate, link, train, score, rank, feedback, report, demo):  # in the order of --help
     app.command()(_command)
 
 __all__ = ["app"]

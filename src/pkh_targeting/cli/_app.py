@@ -7,6 +7,7 @@ import datetime as dt
 import functools
 import os
 import warnings
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -54,6 +55,10 @@ def friendly(func):
 
 
 ReferenceDate = Annotated[str | None, typer.Option(help="Date ages refer to (YYYY-MM-DD); today by default.")]
+RegistryRecords = Annotated[
+    Path | None,
+    typer.Option(help="Records of other registries (BKN, BPJS, PLN, Samsat, Dukcapil...; contract/evidence.yaml)."),
+]
 TrackingUri = Annotated[
     str | None,
     typer.Option(help="MLflow tracking URI; MLFLOW_TRACKING_URI or the embedded store under models/ by default."),

@@ -13,6 +13,7 @@ from ._app import (
     LocalIfDown,
     NoTracking,
     ReferenceDate,
+    RegistryRecords,
     TrackingUri,
     as_date,
     console,
@@ -39,6 +40,10 @@ def train(
         Path | None, typer.Option(help="Held-out labelled families for held-out metrics.")
     ] = None,
     holdout_members: Annotated[Path | None, typer.Option(help="Members of the held-out families.")] = None,
+    registry_records: RegistryRecords = None,
+    holdout_registry_records: Annotated[
+        Path | None, typer.Option(help="Records of other registries about the held-out families' members.")
+    ] = None,
     tracking_uri: TrackingUri = None,
     no_tracking: NoTracking = False,
     local_if_down: LocalIfDown = False,
@@ -47,6 +52,8 @@ def train(
     """Train the targeting model; the last line printed is the model's folder, or its MLflow URI."""
     store = store_for(None, tracking_uri, record=not no_tracking, local_if_down=local_if_down)
     holdout = (holdout_families, holdout_members) if holdout_families and holdout_members else None
+    if holdout and holdout_registry_records:
+        holdout = (*holdout, holdout_registry_records)
     with console.status("training (grouped cross-validation by regency) and recording the run"):
         done = jobs.train(
             families,
@@ -57,6 +64,7 @@ def train(
             register=register,
             holdout=holdout,
             reference_date=as_date(reference_date),
+            registry_records=registry_records,
         )
     model = done.model
     rows = [
@@ -78,6 +86,7 @@ def score(
     families: Annotated[Path, typer.Option(help="Families table (.parquet file or folder, .csv, .xlsx).")],
     members: Annotated[Path, typer.Option(help="Members table.")],
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("scores"),
+    registry_records: RegistryRecords = None,
     rules: Annotated[
         str | None, typer.Option(help="Rules version the batch is for; refused if the model's differs.")
     ] = None,
@@ -112,10 +121,11 @@ def score(
     local_if_down: LocalIfDown = False,
     reference_date: ReferenceDate = None,
 ):
-    """Score a batch: write scores.parquet (a folder of parts) and quarantine.csv, and record the batch
-    in MLflow."""
+    """Score a batch: write scores.parquet (a folder of parts) and quarantine.csv (with registry records,
+    links.parquet and evidence_quarantine.csv too), and record the batch in MLflow."""
     store = store_for(model, tracking_uri, record=not no_tracking, local_if_down=local_if_down)
-    options = {"reference_date": as_date(reference_date), "language": language, "reasons": reasons}
+    options = dict(reference_date=as_date(reference_date), language=language, reasons=reasons)
+    options["registry_records"] = registry_records
     with progress() as bar, warnings_to_stderr():
         task = bar.add_task(f"scoring on {engine}", total=None)
         if engine == "pandas":

@@ -1,18 +1,20 @@
-"""``synth`` and ``validate``: synthetic registries, and records checked against the contract."""
+"""``synth``, ``validate`` and ``link``: synthetic registries, records checked against the contract,
+and records of other registries linked to members."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
+from .. import jobs
 from ..metrics import targeting_errors
 from ..outputs import write_csv, write_parquet
 from ..records import read_records, validate_records
 from ..scoring import write_partitioned
 from ..synth import generate_registry
-from ._app import ReferenceDate, as_date, console, friendly, print_validation, warnings_to_stderr
+from ._app import ReferenceDate, as_date, console, friendly, print_table, print_validation, warnings_to_stderr
 
 
 @friendly
@@ -27,7 +29,7 @@ def synth(
         typer.Option(help="Also write families/ and members/ datasets partitioned by this region column (Dask)."),
     ] = None,
 ):
-    """Generate a synthetic registry: families, members and truth as Parquet."""
+    """Generate a synthetic registry: families, members, records of other registries and truth as Parquet."""
     with console.status(f"generating {families:,} families"):
         reg = generate_registry(families, seed, defect_rate=defect_rate, reference_date=as_date(reference_date))
         path = reg.write(out)
@@ -57,3 +59,41 @@ def validate(
     write_csv(res.quarantine, out / "quarantine.csv")
     print_validation(res)
     console.print(f"valid records and quarantine.csv written to [bold]{out}[/]")
+
+
+@friendly
+def link(
+    families: Annotated[Path, typer.Option(help="Families table (.csv, .parquet, .xlsx).")],
+    members: Annotated[Path, typer.Option(help="Members table (its optional name column links records without NIK).")],
+    registry_records: Annotated[Path, typer.Option(help="Records of other registries (contract/evidence.yaml).")],
+    out: Annotated[Path, typer.Option(help="Output folder.")] = Path("links"),
+    engine: Annotated[
+        Literal["duckdb", "spark"], typer.Option(help="duckdb (embedded) or spark (a cluster; the [spark] extra).")
+    ] = "duckdb",
+    spark_master: Annotated[str | None, typer.Option(help="Spark master URL; a local session by default.")] = None,
+    min_probability: Annotated[
+        float, typer.Option(min=0, max=1, help="A probabilistic candidate below this is no link.")
+    ] = 0.8,
+    seed: Annotated[int, typer.Option(help="Seed of the linkage model's random sampling.")] = 0,
+    reference_date: ReferenceDate = None,
+):
+    """Link records of other registries to members (exact NIK, then Splink): links.parquet, a summary
+    per source and method, the records' quarantine and the trained linker."""
+    with console.status("linking (exact NIK, then Fellegi-Sunter with Splink)"), warnings_to_stderr():
+        res = jobs.link(
+            families,
+            members,
+            registry_records,
+            out,
+            reference_date=as_date(reference_date),
+            engine=engine,
+            spark_master=spark_master,
+            min_probability=min_probability,
+            seed=seed,
+        )
+    summary = res.summary()
+    print_table("links", list(summary.columns), summary.astype(str).itertuples(index=False))
+    console.print(
+        f"{len(res.links):,} records linked or not, {res.quarantine['row'].nunique():,} quarantined; "
+        f"links.parquet, link_summary.csv, evidence_quarantine.csv and linker.json written to [bold]{out}[/]"
+    )

@@ -2,12 +2,15 @@
 
 from ._assets import ASSET_ITEMS
 from ._builder import GROUP_COLUMNS, PMTFeatureBuilder, build_pmt_features, family_groups, feature_docs_markdown
+from ._evidence import EvidenceFeatures, evidence_concept
 
 __all__ = [
     "ASSET_ITEMS",
+    "EvidenceFeatures",
     "GROUP_COLUMNS",
     "PMTFeatureBuilder",
     "build_pmt_features",
+    "evidence_concept",
     "family_groups",
     "feature_docs_markdown",
 ]

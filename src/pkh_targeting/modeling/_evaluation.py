@@ -7,7 +7,9 @@ import pandas as pd
 from fairlearn.metrics import MetricFrame, count
 from sklearn.metrics import brier_score_loss, roc_auc_score
 
-from ..metrics import bootstrap_ci, calibration_summary, standard_groups
+from ..explain import Explainer
+from ..metrics import bootstrap_ci, calibration_summary, feature_bins, reliability_table, standard_groups
+from ..records import data_fingerprint
 
 LABEL_SOURCES = ("survey", "verification")
 MIN_GROUP_ROWS = 100
@@ -104,3 +106,35 @@ def group_accuracy(oof: pd.DataFrame, families, members) -> pd.DataFrame:
                 }
             )
     return pd.DataFrame(rows)
+
+
+def record_training(model, X, fam, mem, res, has, baseline, surveyed) -> None:
+    """What ``model`` carries about its training: metrics (with the OLS baseline on the same survey
+    rows), summary, fingerprint, feature bins, and the evidence an audit report shows."""
+    oof = model.oof_
+    if baseline is not None:  # the same survey rows, scored by the OLS proxy-means test
+        sr = oof["source"] == "survey"
+        base = oof[sr].assign(source="baseline_ols_survey", p_eligible=np.where(has, baseline, 0)[surveyed & has])
+        oof = pd.concat([oof, base], ignore_index=True)
+    model.cv_metrics_ = label_metrics(oof)
+    source = model.oof_["source"]
+    model.training_summary_ = {
+        "families": int(len(fam)),
+        "members": int(len(mem)),
+        "quarantined_rows": int(len(res.quarantine)),
+        "survey_rows": int((source == "survey").sum()),
+        "verification_rows": int((source == "verification").sum()),
+        "trees": int(model.classifier_.num_trees()),
+        "cv_iterations": [int(i) for i in model.iterations_],
+    }
+    model.fingerprint_ = data_fingerprint(fam, mem)
+    model.feature_bins_ = {c: feature_bins(X[c].to_numpy()) for c in model.feature_names_}
+    sample = X.sample(min(len(X), 2000), random_state=model.config.seed)
+    model.evidence_ = {
+        "groups": group_accuracy(model.oof_, fam, mem).to_dict("records"),
+        "reliability": {
+            src: reliability_table(d["label"], d["p_eligible"]).to_dict("records")
+            for src, d in model.oof_.groupby("source")
+        },
+        "importance": Explainer(model, language="en").global_importance(sample).round(5).to_dict(),
+    }

@@ -16,13 +16,15 @@ from ..outputs import atomic_path
 from ..records import contract_version
 from ..records.contract import readable_contract
 from ..rules import Rules
+from ._linked import RegistryEvidence
 from ._welfare import welfare_from_state, welfare_state
 
 FORMAT = "pkh-targeting-model/1"
 
 
 def save(model, path, model_version: str | None) -> Path:
-    """Write ``model`` to the folder ``path``: ``model.json`` and ``classifier.txt``."""
+    """Write ``model`` to the folder ``path``: ``model.json`` (with the trained linkage model, if any)
+    and ``classifier.txt``."""
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     state = {
@@ -42,6 +44,7 @@ def save(model, path, model_version: str | None) -> Path:
         "cv_metrics": model.cv_metrics_,
         "feature_bins": model.feature_bins_,
         "evidence": model.evidence_,
+        "registry": model.registry_.get_state() if getattr(model, "registry_", None) is not None else None,
         "model_hash": model.model_hash(),
         "model_version": model_version,
     }
@@ -76,6 +79,7 @@ def load(cls, path):
     model.feature_bins_ = state["feature_bins"]
     model.evidence_ = state.get("evidence") or {}  # absent from models saved before 0.1.0's report
     model.fingerprint_ = state["fingerprint"]
+    model.registry_ = RegistryEvidence.from_state(state["registry"]) if state.get("registry") else None
     model.classifier_ = lgb.Booster(model_str=(path / "classifier.txt").read_text())
     if state.get("model_version"):
         model.registered_version_ = state["model_version"]

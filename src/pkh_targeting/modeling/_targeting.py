@@ -15,22 +15,23 @@ from ..config import TrainConfig, load_config
 from ..exceptions import DataQualityWarning, SchemaError
 from ..explain import Explainer
 from ..features import PMTFeatureBuilder
-from ..metrics import bin_counts, feature_bins, population_stability_index, reliability_table
-from ..records import ValidationResult, data_fingerprint, scores_contract, validate_records
-from ..rules import apply_rules, load_rules
+from ..metrics import bin_counts, population_stability_index
+from ..records import ValidationResult, as_reference_date, scores_contract, validate_records
+from ..rules import load_rules
 from . import _persistence
 from ._calibration import calibrate, cross_fitted, fit_calibrator
 from ._cv import grouped_lgbm_classifier
 from ._evaluation import (
     LABEL_SOURCES,
-    group_accuracy,
     label_metrics,
     labelled_rows,
     real_consumption,
+    record_training,
     surveyed_rows,
     verified_rows,
     welfare_threshold,
 )
+from ._linked import LinkedEvidence, RegistryEvidence, components
 from ._prior import fit_welfare, prior_log_odds, selection_weights
 
 STATUS_FEATURES = {
@@ -52,6 +53,7 @@ class ScoreResult:
     quarantine: pd.DataFrame
     validation: ValidationResult
     features: pd.DataFrame | None = None
+    evidence: LinkedEvidence | None = None
 
 
 class TargetingModel:
@@ -91,16 +93,31 @@ class TargetingModel:
         self.config = cfg.with_overrides(**overrides)
 
     # ------------------------------------------------------------------------------------------ fit
-    def fit(self, families, members, *, reference_date=None, label_sources=LABEL_SOURCES, selection_correction=True):
+    def fit(
+        self,
+        families,
+        members,
+        *,
+        registry_records=None,
+        reference_date=None,
+        label_sources=LABEL_SOURCES,
+        selection_correction=True,
+    ):
         """Learn from the outcome columns the records carry; see the class docstring.
 
-        ``label_sources`` and ``selection_correction`` exist to measure what each part adds
-        (``benchmarks/accuracy.py``); keep the defaults in practice.
+        ``registry_records`` (evidence contract) are linked to the members (`link_records`; the
+        trained linker is kept with the model) and become evidence features and, where the rules say
+        so, rules (deaths, hard exclusions). ``label_sources`` and ``selection_correction`` exist to
+        measure what each part adds (``benchmarks/accuracy.py``); keep the defaults in practice.
         """
-        res = validate_records(families, members, reference_date=reference_date)
+        ref = as_reference_date(reference_date)
+        res = validate_records(families, members, reference_date=ref)
         fam, mem = res.families.reset_index(drop=True), res.members
         self.rules_ = load_rules(self.config.rules)
-        comps = apply_rules(fam, mem, self.rules_)
+        self.registry_, linked = None, LinkedEvidence(None)
+        if registry_records is not None:
+            self.registry_, linked = RegistryEvidence.fit(fam, mem, registry_records, ref, self.config.seed)
+        comps = components(fam, mem, linked.links, self.rules_)
         has = comps["has_component"].to_numpy()
         groups = fam[self.config.cv.group_col].to_numpy()
         self.builder_ = PMTFeatureBuilder(rules=self.rules_).fit((fam, mem))
@@ -108,6 +125,8 @@ class TargetingModel:
         real = real_consumption(fam, self.config.welfare.poverty_line)
         surveyed = surveyed_rows(real) & ("survey" in label_sources)
         baseline = self._fit_welfare_prior(X, real, surveyed, groups)
+        if self.registry_ is not None:
+            X = pd.concat([X, self.registry_.transform(linked.links, fam, ref).set_axis(X.index)], axis=1)
         train = self._training_rows(fam, X, has, real, label_sources, selection_correction)
         oof = self._fit_classifier(X, train, groups)
         p_cv = self._fit_calibration(oof, train, groups)
@@ -115,7 +134,8 @@ class TargetingModel:
         self.oof_ = train.assign(
             family_id=fam["family_id"].to_numpy()[train["row"]], p_raw=oof, p_eligible=p_cv, group=groups[train["row"]]
         )[["family_id", "source", "label", "weight", "p_raw", "p_eligible", "group"]]
-        self._record_training(X, fam, mem, res, has, baseline, surveyed)
+        record_training(self, X, fam, mem, res, has, baseline, surveyed)
+        self.training_summary_["registry_records"] = linked.lineage()
         return self
 
     def _fit_welfare_prior(self, X, real, surveyed, groups) -> np.ndarray | None:
@@ -179,41 +199,6 @@ class TargetingModel:
         self.calibrator_ = fit_calibrator(method, oof[calib], y[calib], w[calib])
         return p_cv
 
-    def _record_training(self, X, fam, mem, res, has, baseline, surveyed) -> None:
-        """What the model carries about its training: metrics, summary, fingerprint, bins, evidence."""
-        oof = self.oof_
-        if baseline is not None:  # the same survey rows, scored by the OLS proxy-means test
-            sr = oof["source"] == "survey"
-            base = oof[sr].assign(source="baseline_ols_survey", p_eligible=np.where(has, baseline, 0)[surveyed & has])
-            oof = pd.concat([oof, base], ignore_index=True)
-        self.cv_metrics_ = label_metrics(oof)
-        source = self.oof_["source"]
-        self.training_summary_ = {
-            "families": int(len(fam)),
-            "members": int(len(mem)),
-            "quarantined_rows": int(len(res.quarantine)),
-            "survey_rows": int((source == "survey").sum()),
-            "verification_rows": int((source == "verification").sum()),
-            "trees": int(self.classifier_.num_trees()),
-            "cv_iterations": [int(i) for i in self.iterations_],
-        }
-        self.fingerprint_ = data_fingerprint(fam, mem)
-        self.feature_bins_ = {c: feature_bins(X[c].to_numpy()) for c in self.feature_names_}
-        self.evidence_ = self._evidence(X, fam, mem)
-
-    def _evidence(self, X, fam, mem) -> dict:
-        """What an audit report shows without the training data: out-of-fold accuracy by group and
-        reliability per label source, and the mean size of each concept's contribution."""
-        sample = X.sample(min(len(X), 2000), random_state=self.config.seed)
-        return {
-            "groups": group_accuracy(self.oof_, fam, mem).to_dict("records"),
-            "reliability": {
-                src: reliability_table(d["label"], d["p_eligible"]).to_dict("records")
-                for src, d in self.oof_.groupby("source")
-            },
-            "importance": Explainer(self, language="en").global_importance(sample).round(5).to_dict(),
-        }
-
     def _status(self, X: pd.DataFrame, fam: pd.DataFrame) -> pd.DataFrame:
         X = X.copy()
         for col in STATUS_FEATURES:
@@ -221,10 +206,13 @@ class TargetingModel:
         return X
 
     # ------------------------------------------------------------------------------------- evaluate
-    def evaluate(self, families, members, *, reference_date=None, group_col: str = "village_code") -> dict:
+    def evaluate(
+        self, families, members, *, registry_records=None, reference_date=None, group_col: str = "village_code"
+    ) -> dict:
         """Accuracy on a held-out labelled batch: AUC (interval clustered by ``group_col``), Brier
         and ECE of ``p_eligible`` against its survey and verification labels."""
-        out = self.score_records(families, members, reference_date=reference_date, reasons="none")
+        kw = {"registry_records": registry_records} if registry_records is not None else {}
+        out = self.score_records(families, members, reference_date=reference_date, reasons="none", **kw)
         fam = out.validation.families.reset_index(drop=True)
         has = out.scores["n_components"].to_numpy() > 0
         real = real_consumption(fam, self.config.welfare.poverty_line)
@@ -250,11 +238,15 @@ class TargetingModel:
         return {c: bin_counts(M[:, j], self.feature_bins_[c]["edges"]) for j, c in enumerate(self.feature_names_)}
 
     # ---------------------------------------------------------------------------------------- score
-    def features(self, families, members, components: pd.DataFrame | None = None) -> pd.DataFrame:
-        """The model's feature matrix for validated records (``components``: their `apply_rules`, if known)."""
+    def features(self, families, members, components=None, links=None, *, reference_date=None) -> pd.DataFrame:
+        """The model's feature matrix for validated records (``components``: their `apply_rules`, if
+        known; ``links``: their linked registry records, for a model trained with them)."""
         X = self._status(self.builder_.transform_records(families, members, components), families)
         if self.welfare_ is not None:
-            X["welfare_gap"] = self.welfare_.predict_log(X).astype(np.float32)
+            X["welfare_gap"] = self.welfare_.predict_log(X[self.welfare_.feature_names_in_]).astype(np.float32)
+        if self.registry_ is not None:
+            ev = self.registry_.transform(links, families, as_reference_date(reference_date))
+            X = pd.concat([X, ev.set_axis(X.index)], axis=1)
         missing = [c for c in self.feature_names_ if c not in X]
         if missing:
             raise SchemaError(f"the batch lacks features the model was trained on: {missing}")
@@ -303,6 +295,8 @@ class TargetingModel:
         language: str = "id",
         reasons_min_score: float = 0.2,
         known_duplicates=None,
+        registry_records=None,
+        links=None,
     ) -> ScoreResult:
         """Validate a batch and score its valid families; the others go to the quarantine.
 
@@ -315,15 +309,21 @@ class TargetingModel:
         language : {"id", "en"}, default="id"
         known_duplicates : BatchDuplicates, optional
             Keys duplicated elsewhere in the batch, when it is scored in chunks (`validate_records`).
+        registry_records : DataFrame, optional
+            Records of other registries (evidence contract), linked with the model's linker; for a
+            model trained with them. ``links`` instead: the batch's links, made once for a whole batch
+            scored in chunks.
         """
         if reasons not in ("auto", "all", "none"):
             raise ValueError(f"reasons must be 'auto', 'all' or 'none', got {reasons!r}.")
-        res = validate_records(families, members, reference_date=reference_date, known_duplicates=known_duplicates)
+        ref = as_reference_date(reference_date)
+        res = validate_records(families, members, reference_date=ref, known_duplicates=known_duplicates)
         fam, mem = res.families.reset_index(drop=True), res.members
-        comps = apply_rules(fam, mem, self.rules_)
+        linked = self.registry_.link(fam, mem, registry_records, ref, links) if self.registry_ else LinkedEvidence(None)
+        comps = components(fam, mem, linked.links, self.rules_)
         has = comps["has_component"].to_numpy()
         receives = fam["receives_pkh"].to_numpy(dtype=bool)
-        X = self.features(fam, mem, comps) if len(fam) else None
+        X = self.features(fam, mem, comps, linked.links, reference_date=ref) if len(fam) else None
         p = np.where(has, self.calibrated(self.predict_proba_raw(X)), 0.0) if len(fam) else np.zeros(0)
         contract = scores_contract()
         scores = pd.DataFrame({c: fam[c] for c in ("family_id", *_REGION_COLUMNS, "receives_pkh")})
@@ -333,18 +333,22 @@ class TargetingModel:
         scores["error_type"] = np.where(receives, "inclusion", "exclusion")
         scores["error_score"] = np.where(receives, 1 - p, p)
         need = _needs_reasons(reasons, scores["error_score"].to_numpy(), reasons_min_score)
-        scores["reasons"] = self._reasons(X, fam, receives, has, need, language)
+        scores["reasons"] = self._reasons(X, fam, receives, comps, need, language)
         scores["model_version"] = self.model_version
         scores["rules_version"] = self.rules_.version
         scores = scores[list(contract.columns)].astype(contract.dtypes)
-        return ScoreResult(scores, res.quarantine, res, X)
+        return ScoreResult(scores, res.quarantine, res, X, linked)
 
-    def _reasons(self, X, fam, receives, has, need: np.ndarray, language: str) -> pd.Series:
+    def _reasons(self, X, fam, receives, comps, need: np.ndarray, language: str) -> pd.Series:
         out = pd.Series(pd.NA, index=range(len(fam)), dtype="string")
         rows = np.flatnonzero(need)
         if len(rows):
             explainer = Explainer(self, language=language)
-            out.iloc[rows] = explainer.reasons(X.iloc[rows], fam.iloc[rows], receives[rows], has[rows]).to_numpy()
+            by_rule = {k: comps[k].to_numpy()[rows] for k in ("component_died", "excluded")}
+            has = comps["has_component"].to_numpy()[rows]
+            out.iloc[rows] = explainer.reasons(
+                X.iloc[rows], fam.iloc[rows], receives[rows], has, by_rule=by_rule
+            ).to_numpy()
         return out
 
     def score(self, families, members, *, reference_date=None, **kwargs) -> pd.DataFrame:

@@ -6,12 +6,17 @@ import numpy as np
 import pandas as pd
 
 from ._problems import Problems, describe
-from .contract import ColumnSpec, load_contract
+from .contract import ColumnSpec, table_spec
 from .keys import normalize_text
 
 _TRUE = ["1", "1.0", "true", "ya", "y", "yes", "benar"]
 _FALSE = ["0", "0.0", "false", "tidak", "tdk", "no", "n", "bukan", "salah"]
-_EXPECTED = {"bool": "true/false (1/0, Ya/Tidak)", "int": "a whole number", "float": "a number"}
+_EXPECTED = {
+    "bool": "true/false (1/0, Ya/Tidak)",
+    "int": "a whole number",
+    "float": "a number",
+    "date": "a date (YYYY-MM-DD or DD/MM/YYYY)",
+}
 
 
 def coerce(s: pd.Series, spec: ColumnSpec) -> tuple[pd.Series, pd.Series]:
@@ -37,6 +42,8 @@ def coerce(s: pd.Series, spec: ColumnSpec) -> tuple[pd.Series, pd.Series]:
         bad = bad | frac | inf
         num = num.mask(frac | inf)
         return num.astype("Int64"), bad
+    if spec.dtype == "date":
+        return _coerce_date(s)
     if spec.dtype == "string":
         if pd.api.types.is_float_dtype(s):
             out = s.astype("Int64").astype("string") if (s.dropna() % 1 == 0).all() else s.astype("string")
@@ -52,6 +59,20 @@ def coerce(s: pd.Series, spec: ColumnSpec) -> tuple[pd.Series, pd.Series]:
     raise ValueError(f"unknown contract dtype {spec.dtype!r} for {spec.name}")  # pragma: no cover
 
 
+def _coerce_date(s: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Dates as Excel gives them, or as text: ISO first, then day-first (DD/MM/YYYY, DD-MM-YYYY)."""
+    if pd.api.types.is_datetime64_any_dtype(s):
+        return s.dt.tz_localize(None).dt.normalize().astype("datetime64[s]"), pd.Series(False, index=s.index)
+    txt = normalize_text(s.map(lambda v: v.date().isoformat() if hasattr(v, "date") else v, na_action="ignore"))
+    out = pd.to_datetime(txt, format="ISO8601", errors="coerce")
+    for fmt in ("%d/%m/%Y", "%d-%m-%Y"):
+        todo = out.isna() & txt.notna()
+        if todo.any():
+            out = out.where(~todo, pd.to_datetime(txt.where(todo), format=fmt, errors="coerce"))
+    bad = out.isna() & txt.notna() & ~_is_nan_text(txt)
+    return out.dt.normalize().astype("datetime64[s]"), bad
+
+
 def _is_nan_text(raw: pd.Series) -> pd.Series:
     if pd.api.types.is_numeric_dtype(raw):
         return pd.Series(False, index=raw.index)
@@ -61,7 +82,7 @@ def _is_nan_text(raw: pd.Series) -> pd.Series:
 def coerce_table(raw: pd.DataFrame, table: str, problems: Problems) -> tuple[pd.DataFrame, set]:
     """``raw`` in the contract's dtypes, optional columns it lacks added as all null; and the
     (column, row) pairs that could not be cast."""
-    specs = load_contract()[table].columns
+    specs = table_spec(table).columns
     out = raw.copy()
     cast_failed = set()
     for name, spec in specs.items():

@@ -7,9 +7,11 @@ import pandas as pd
 import pandera.errors
 
 from ..privacy import mask_nik
-from .contract import ColumnSpec, column_checks, load_contract, table_schema
+from .contract import ColumnSpec, column_checks, table_schema, table_spec
 
 QUARANTINE_COLUMNS = ["table", "row", "family_id", "member_no", "column", "value", "rule", "message"]
+# the evidence tables' quarantine names each row by its contract key ("civil_servant/R12", "U-7")
+EVIDENCE_QUARANTINE_COLUMNS = ["table", "row", "key", "column", "value", "rule", "message"]
 _MAX_VALUE_CHARS = 80
 
 
@@ -26,7 +28,9 @@ class Problems:
 
     def __init__(self, table: str, raw: pd.DataFrame):
         self.table, self.raw, self.blocks = table, raw, []
-        self.specs = load_contract()[table].columns
+        spec = table_spec(table)
+        self.specs, self.key = spec.columns, spec.key
+        self.columns = QUARANTINE_COLUMNS if table in ("families", "members") else EVIDENCE_QUARANTINE_COLUMNS
 
     def add(self, mask, column: str, rule: str, message) -> None:
         """Record ``rule`` failing on the rows in ``mask``; ``message`` is text, or a function of the
@@ -40,7 +44,7 @@ class Problems:
 
     def frame(self) -> pd.DataFrame:
         if not self.blocks:
-            return pd.DataFrame({c: pd.Series(dtype="object") for c in QUARANTINE_COLUMNS}).astype({"row": "int64"})
+            return pd.DataFrame({c: pd.Series(dtype="object") for c in self.columns}).astype({"row": "int64"})
         parts = []
         for rows, column, rule, msg in self.blocks:
             col = self.raw[column].iloc[rows] if column in self.raw.columns else None
@@ -58,6 +62,10 @@ class Problems:
             )
         out = pd.concat(parts, ignore_index=True)
         out.insert(0, "table", self.table)
+        if self.columns is EVIDENCE_QUARANTINE_COLUMNS:
+            key = self.raw[list(self.key)].astype("string").fillna("<missing>").iloc[out["row"]]
+            out.insert(2, "key", key.agg("/".join, axis=1).to_numpy() if len(key) else [])
+            return out[self.columns]
         keys = self.raw["family_id"].astype("string").iloc[out["row"]].to_numpy()
         out.insert(2, "family_id", keys)
         mno = self.raw["member_no"].astype("string").iloc[out["row"]].to_numpy() if self.table == "members" else None
@@ -77,7 +85,7 @@ def column_rules(df: pd.DataFrame, table: str, problems: Problems, cast_failed: 
     except pandera.errors.SchemaErrors as err:
         fc = err.failure_cases
     fc = fc[fc["index"].notna()]
-    specs = load_contract()[table].columns
+    specs = table_spec(table).columns
     fc = fc.assign(check_number=fc["check_number"].fillna(-1).astype("int64"))
     for (column, number), grp in fc.groupby(["column", "check_number"], sort=False):
         spec = specs[column]

@@ -16,6 +16,7 @@ import pandera.pandas as pa
 import yaml
 
 TABLES = ("families", "members")
+EVIDENCE_TABLES = ("registry_records", "community_reports")
 # pandas dtype of each contract dtype, by nullability
 _PANDAS_DTYPES = {
     ("int", False): "int64",
@@ -26,6 +27,8 @@ _PANDAS_DTYPES = {
     ("float", True): "float64",
     ("string", False): "string",
     ("string", True): "string",
+    ("date", False): "datetime64[s]",
+    ("date", True): "datetime64[s]",
 }
 
 
@@ -123,6 +126,15 @@ def evidence_contract() -> dict[str, TableSpec]:
     return {name: _table(name, t) for name, t in _read_yaml("evidence.yaml")["tables"].items()}
 
 
+def table_spec(table: str) -> TableSpec:
+    """The contract of any input table: households (`load_contract`) or evidence (`evidence_contract`)."""
+    if table in TABLES:
+        return load_contract()[table]
+    if table in EVIDENCE_TABLES:
+        return evidence_contract()[table]
+    raise ValueError(f"unknown table {table!r}; the contracts define {TABLES + EVIDENCE_TABLES}.")
+
+
 @cache
 def scores_contract() -> TableSpec:
     """The scored-batch contract (``contract/scores.yaml``): what `score` returns and writes."""
@@ -132,7 +144,7 @@ def scores_contract() -> TableSpec:
 @cache
 def column_aliases(table: str) -> dict[str, str]:
     """Map of accepted alternative header -> contract column for ``table``."""
-    raw = _read_yaml("aliases.yaml")[table]
+    raw = _read_yaml("aliases.yaml").get(table, {})
     return {alias: col for col, aliases in raw.items() for alias in aliases}
 
 
@@ -156,7 +168,7 @@ def table_schema(table: str) -> pa.DataFrameSchema:
 
     Dtypes are not checked here: `read_records` coerces them first and reports what it cannot.
     """
-    spec = load_contract()[table]
+    spec = table_spec(table)
     return pa.DataFrameSchema(
         {
             name: pa.Column(

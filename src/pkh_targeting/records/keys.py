@@ -68,6 +68,21 @@ def is_nik(text) -> np.ndarray:
     return pc.fill_null(ok, False).to_numpy(zero_copy_only=False)
 
 
+def nik_birth_date(nik, age, ref) -> np.ndarray:
+    """Birth dates (``datetime64[D]``, NaT where none) that NIKs state in digits 7-12 (DDMMYY, day + 40
+    for women), the century chosen by ``age`` at the reference date ``ref``."""
+    text = pd.Series(pd.array(np.asarray(nik, dtype=object), dtype="string"))
+    ok = is_nik(pa.array(text.array))
+    part = lambda i: text.where(ok, "0" * 16).str.slice(i, i + 2).astype("int64").to_numpy()  # noqa: E731
+    dd, mm, yy = part(6), part(8), part(10)
+    day = np.where(dd > 40, dd - 40, dd)
+    expected = pd.Timestamp(ref).year - np.nan_to_num(np.asarray(age, dtype="float64"), nan=30)
+    year = np.where(np.abs(2000 + yy - expected) < np.abs(1900 + yy - expected), 2000 + yy, 1900 + yy)
+    parts = pd.DataFrame({"year": year, "month": mm, "day": day})
+    dates = pd.to_datetime(parts.mask(~np.broadcast_to(ok[:, None], parts.shape)), errors="coerce")
+    return dates.to_numpy(dtype="datetime64[D]")
+
+
 def family_hash(values) -> tuple[np.ndarray, np.ndarray]:
     """64-bit hash of family ids as validation reads them (`normalize_text`); and the missing ones."""
     text = normalize_text(values)

@@ -12,12 +12,17 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..exceptions import DataQualityWarning, SchemaError
-from .contract import column_aliases, load_contract
+from .contract import column_aliases, load_contract, table_spec
 
 _SHEET_NAMES = {
     "families": ("families", "keluarga", "family"),
     "members": ("members", "anggota", "art", "anggota_keluarga"),
+    "registry_records": ("registry_records", "records", "data_registri", "data_lain"),
+    "community_reports": ("community_reports", "reports", "laporan", "laporan_masyarakat", "usul_sanggah"),
 }
+
+
+_CONTRACT_FILE = {"families": "household_records.yaml", "members": "household_records.yaml"}
 
 
 def _normalize_header(name) -> str:
@@ -30,7 +35,7 @@ def standardize_columns(df: pd.DataFrame, table: str, source: str = "input") -> 
     Headers are matched case-insensitively, with Indonesian aliases (``contract/aliases.yaml``).
     Extra columns are kept. Raises `SchemaError` on duplicated or missing columns.
     """
-    spec = load_contract()[table]
+    spec = table_spec(table)
     aliases = column_aliases(table)
     renamed = []
     for col in df.columns:
@@ -52,12 +57,14 @@ def standardize_columns(df: pd.DataFrame, table: str, source: str = "input") -> 
 
 def _missing_message(source: str, table: str, missing: list, received: list) -> str:
     contract = load_contract()
-    extra = [c for c in received if c not in contract[table].columns]
+    spec = table_spec(table)
+    extra = [c for c in received if c not in spec.columns]
     other = "members" if table == "families" else "families"
     shown = ", ".join(missing[:8]) + (f" and {len(missing) - 8} more" if len(missing) > 8 else "")
     lines = [f"{source}: the {table} table misses {len(missing)} required column(s): {shown}."]
     if (
-        len(missing) > len(contract[table].required) / 2
+        table in contract
+        and len(missing) > len(spec.required) / 2
         and sum(c in contract[other].columns for c in received) > len(received) / 2
     ):
         lines.append(f"This file looks like the {other} table: check the order of the files.")
@@ -65,7 +72,7 @@ def _missing_message(source: str, table: str, missing: list, received: list) -> 
         lines.append("Expected (-) vs received (+):")
         lines += [f"- {c}" for c in missing] + [f"+ {c}" for c in extra]
     lines.append(
-        "Rename columns to the contract's names (contract/household_records.yaml) or to a "
+        f"Rename columns to the contract's names (contract/{_CONTRACT_FILE.get(table, 'evidence.yaml')}) or to a "
         "documented alias (contract/aliases.yaml)."
     )
     return "\n".join(lines)
@@ -170,7 +177,7 @@ def read_table(path, table: str, *, sheet: str | int | None = None) -> pd.DataFr
     path : str or Path
         A ``.csv``, ``.parquet`` or ``.xlsx`` file (CSV may be UTF-8, with or without BOM, or
         Windows-1252), or a folder of Parquet files.
-    table : {"families", "members"}
+    table : {"families", "members", "registry_records", "community_reports"}
     sheet : str or int, optional
         Excel sheet; by default the one named for the table, or the only one.
 
@@ -185,7 +192,7 @@ def read_table(path, table: str, *, sheet: str | int | None = None) -> pd.DataFr
     """
     path = Path(path)
     if table not in _SHEET_NAMES:
-        raise ValueError(f"table must be 'families' or 'members', got {table!r}.")
+        raise ValueError(f"table must be one of {list(_SHEET_NAMES)}, got {table!r}.")
     if path.is_dir():
         return standardize_columns(_read_parquet(path), table, source=str(path))
     if not path.is_file():

@@ -3,16 +3,20 @@ atomically with a manifest (``scores.parquet/_batch.json``) that `read_scores` c
 
 from ._chunking import CHUNK_FAMILIES, ChunkedBatch, score_chunk
 from ._dask import score_dataset, write_partitioned
+from ._linking import link_batch, links_of
 from ._local import batch_options, score_files
-from ._publishing import MANIFEST, read_manifest, read_scores
+from ._publishing import LINKS, MANIFEST, read_manifest, read_scores
 from ._summary import BatchSummary
 
 __all__ = [
     "CHUNK_FAMILIES",
+    "LINKS",
     "MANIFEST",
     "BatchSummary",
     "ChunkedBatch",
     "batch_options",
+    "link_batch",
+    "links_of",
     "read_manifest",
     "read_scores",
     "score_chunk",

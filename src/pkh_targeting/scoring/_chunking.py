@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 from ..records import QUARANTINE_COLUMNS, read_records, streaming
 from ..records.keys import BatchDuplicates, family_hash, is_nik, normalize_arrow
 from ..records.streaming import TableSource
+from ._linking import links_of
 from ._summary import BatchSummary
 
 CHUNK_FAMILIES = 100_000
@@ -151,8 +152,13 @@ class ChunkedBatch:
             writers[table, k].write_table(part)
 
 
-def score_chunk(model, chunk: Chunk, duplicates: BatchDuplicates | None = None, **options):
-    """Score one chunk; return its scores, its quarantine with input row numbers, and its summary."""
+def score_chunk(model, chunk: Chunk, duplicates: BatchDuplicates | None = None, *, links=None, **options):
+    """Score one chunk; return its scores, its quarantine with input row numbers, and its summary.
+
+    ``links``: the batch's linked registry records (`link_batch`), a table or its Parquet file, of
+    which the chunk's families' rows are read."""
+    if links is not None:
+        options["links"] = links_of(links, chunk.families["family_id"])
     result = model.score_records(chunk.families, chunk.members, known_duplicates=duplicates, **options)
     q = result.quarantine.copy()
     for table, rows in (("families", chunk.family_rows), ("members", chunk.member_rows)):

@@ -23,12 +23,13 @@ from pathlib import Path
 import pandas as pd
 
 from ..exceptions import SchemaError
-from ..outputs import atomic_path, neutralize_formulas
+from ..outputs import atomic_path, neutralize_formulas, write_parquet
 from ..records import QUARANTINE_COLUMNS
 from ..records.lineage import file_sha256
 from ._summary import BatchSummary
 
 MANIFEST = "_batch.json"
+LINKS, EVIDENCE_QUARANTINE = "links.parquet", "evidence_quarantine.csv"
 MANIFEST_FORMAT = "pkh-targeting-batch/1"
 _MERGE_FILES = 200
 
@@ -52,6 +53,15 @@ class Staging:
             path = self.path / "quarantine" / f"part-{len(list((self.path / 'quarantine').iterdir())):05d}.csv"
             neutralize_formulas(q).to_csv(path, header=False, index=False, encoding="utf-8")
 
+    def add_links(self, linked) -> Path:
+        """Write a batch's links (``links.parquet``) and the quarantine of its registry records
+        (``evidence_quarantine.csv``); `publish` moves them into place. Returns the links' path."""
+        write_parquet(linked.links, self.path / LINKS, index=False)
+        neutralize_formulas(linked.quarantine).to_csv(
+            self.path / EVIDENCE_QUARANTINE, index=False, encoding="utf-8-sig"
+        )
+        return self.path / LINKS
+
     def _merge_quarantine(self) -> None:
         """quarantine.csv: the chunks' quarantines merged by table and input row, as for a batch in one piece."""
         parts = sorted((self.path / "quarantine").iterdir())
@@ -71,13 +81,16 @@ class Staging:
         self.out.mkdir(parents=True, exist_ok=True)
         old = self.path / "previous"
         old.mkdir()
-        for name in ("quarantine.csv", "scores.parquet"):
+        evidence = [n for n in (LINKS, EVIDENCE_QUARANTINE) if (self.path / n).exists()]
+        for name in ("quarantine.csv", "scores.parquet", *evidence):
             if (self.out / name).exists():
                 os.replace(self.out / name, old / name)
             os.replace(self.path / name, self.out / name)
         shutil.rmtree(self.path)
         summary.scores_path = self.out / "scores.parquet"
-        summary.outputs = [summary.scores_path / p.name for p in parts] + [self.out / "quarantine.csv"]
+        summary.outputs = [summary.scores_path / p.name for p in parts] + [
+            self.out / n for n in ("quarantine.csv", *evidence)
+        ]
         return summary
 
 

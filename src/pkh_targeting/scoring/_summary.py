@@ -27,6 +27,9 @@ class BatchSummary:
         `fingerprint_counts` of the valid records.
     bins : dict
         Feature -> counts in the model's training bins, for drift.
+    evidence : dict
+        The registry records that went in: SHA-256 of the file, rows read and quarantined, records
+        linked per source and method (never the records).
     outputs : list of Path
         Files written, and ``scores_path`` the scores folder, once the batch is published.
     """
@@ -37,6 +40,7 @@ class BatchSummary:
     rules: dict = field(default_factory=dict)
     fingerprint: dict = field(default_factory=dict)
     bins: dict = field(default_factory=dict)
+    evidence: dict = field(default_factory=dict)
     outputs: list = field(default_factory=list)
     scores_path: Path | None = None
 
@@ -99,4 +103,5 @@ class BatchSummary:
             "quarantined_rows": self.quarantined,
             "problems_by_rule": self.rules,
             "input": self.data_fingerprint(),
+            **({"registry_records": self.evidence} if self.evidence else {}),
         }

@@ -13,6 +13,7 @@ from scipy.stats import norm
 from ..records.contract import load_contract
 from ..rules import apply_rules, load_rules
 from ._dwelling import make_dwelling
+from ._evidence import deaths_since_registry, registry_records
 from ._identity import DEFECTS, inject_defects, make_addresses, make_names, make_niks
 from ._people import make_composition, make_members
 from ._programme import Mechanisms, assign_beneficiaries, outcome_samples
@@ -33,13 +34,17 @@ class Registry:
     truth: pd.DataFrame
     reference_date: dt.date
     seed: int
+    registry_records: pd.DataFrame | None = None
+    record_truth: pd.DataFrame | None = None
 
     def write(self, out_dir) -> Path:
-        """Write ``families.parquet``, ``members.parquet`` and ``truth.parquet`` to ``out_dir``."""
+        """Write ``families.parquet``, ``members.parquet``, ``registry_records.parquet`` (evidence
+        contract) and the truth (``truth.parquet``, ``record_truth.parquet``) to ``out_dir``."""
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
-        for name in ("families", "members", "truth"):
-            getattr(self, name).to_parquet(out / f"{name}.parquet", index=False)
+        for name in ("families", "members", "truth", "registry_records", "record_truth"):
+            if getattr(self, name) is not None:
+                getattr(self, name).to_parquet(out / f"{name}.parquet", index=False)
         return out
 
 
@@ -123,6 +128,7 @@ def generate_registry(
     inputs = _programme_inputs(w, v, comp, mem, size, comps, eligible, desil, rng)
     prog = assign_beneficiaries(inputs, rng, m, rules.desil_cutoff)
     receives = prog.receives_pkh.to_numpy()
+    died, comps, eligible = _today(mem, family_id, desil, rules, m.death_rate, seed)
     verified, outcome, surveyed, why_verified = outcome_samples(receives, eligible, rng, m)
     mem["health_insurance"] = _health_insurance(mem, prog, w, rng)[fam_idx]
     head_names = _identities(mem, v, ref, seed, rng)
@@ -137,11 +143,22 @@ def generate_registry(
     families = _families_table(family_id, head_names, make_addresses(n_families, rng), v, size, [dwell, status])
     members = mem[list(load_contract()["members"].columns)].astype({"family_id": "string"}).reset_index(drop=True)
     truth = _truth(family_id, consumption, line, desil, comps, eligible, prog, verified, why_verified, surveyed)
+    truth["n_died"] = np.bincount(fam_idx[died], minlength=n_families)
+    ranked = families.assign(consumption=consumption, rank=pd.Series(consumption / line).rank(pct=True).to_numpy())
+    records, record_truth = registry_records(mem, ranked, died, ref, seed, v.regency_code.unique())
     defect = inject_defects(families, members, defect_rate, rng)
     truth["defect"], truth["defect_rule"] = (
         pd.array(d.to_numpy(), dtype="string") for d in (defect, defect.map(DEFECTS))
     )
-    return Registry(families, members, truth, ref, seed)
+    return Registry(families, members, truth, ref, seed, records, record_truth)
+
+
+def _today(mem: pd.DataFrame, family_id, desil, rules, death_rate: float, seed: int):
+    """Members who died since the registry round (a stream of their own), the components of the
+    living and who is eligible today."""
+    died = deaths_since_registry(mem.age.to_numpy(), death_rate, np.random.default_rng([seed, 12]))
+    comps = apply_rules(pd.DataFrame({"family_id": family_id}), mem[~died], rules)
+    return died, comps, (desil <= rules.desil_cutoff) & comps.has_component.to_numpy()
 
 
 def _dwelling(w, v: pd.DataFrame, comp: pd.DataFrame, size, rng) -> pd.DataFrame:

@@ -7,15 +7,20 @@ import pandas as pd
 
 from ..exceptions import SchemaError
 from ..records import records_of
+from ..scoring import links_of
 
 
-def explain_lists(ranked: pd.DataFrame, model, families, members, *, reference_date=None, language: str = "id"):
+def explain_lists(
+    ranked: pd.DataFrame, model, families, members, *, links=None, reference_date=None, language: str = "id"
+):
     """``ranked`` with reasons for its families that have none: those scored with ``reasons="none"``,
     or under ``reasons_min_score`` (most of the audit sample).
 
     Only their records are taken from the batch (``families``, ``members``: the tables, or their files,
     of which only these rows are read) and scored again, with reasons, by ``model``, which must be the
-    model that scored them, on the same ``reference_date`` (the scores manifest records it).
+    model that scored them, on the same ``reference_date`` (the scores manifest records it), with the
+    batch's ``links`` (``links.parquet`` written by `score_files`, or the table) for a model trained
+    with records of other registries.
 
     Raises
     ------
@@ -32,7 +37,8 @@ def explain_lists(ranked: pd.DataFrame, model, families, members, *, reference_d
         raise ValueError(f"the lists were scored by {', '.join(versions)}, not by {model.model_version}.")
     ids = ranked.loc[need, "family_id"]
     fam, mem = (records_of(records, t, ids) for records, t in ((families, "families"), (members, "members")))
-    again = model.score_records(fam, mem, reference_date=reference_date, reasons="all", language=language).scores
+    kw = {"links": links_of(links, ids)} if links is not None else {}
+    again = model.score_records(fam, mem, reference_date=reference_date, reasons="all", language=language, **kw).scores
     again = again.set_index("family_id").reindex(ids)
     lost = ids[again["error_score"].isna().to_numpy()]
     if len(lost):

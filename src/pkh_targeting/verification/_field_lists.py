@@ -27,6 +27,7 @@ FIELD_COLUMNS = [
     "error_score",
     "benefit_at_stake_rp",
     "reasons",
+    "evidence",
     "audit",
     "result",
     "notes",
@@ -45,6 +46,7 @@ HEADERS = {
         "error_score": "Skor",
         "benefit_at_stake_rp": "Bantuan per tahun (Rp)",
         "reasons": "Alasan",
+        "evidence": "Data instansi lain",
         "audit": "Sampel acak",
         "result": "Hasil kunjungan",
         "notes": "Catatan",
@@ -60,6 +62,7 @@ HEADERS = {
         "error_score": "Score",
         "benefit_at_stake_rp": "Yearly benefit (Rp)",
         "reasons": "Reasons",
+        "evidence": "Other registries",
         "audit": "Random audit",
         "result": "Visit result",
         "notes": "Notes",
@@ -93,6 +96,7 @@ def field_table(ranked: pd.DataFrame, families: pd.DataFrame, *, language: str =
     t["list"] = t["list"].map(VALUES[language])
     t["audit"] = t["audit"].map(VALUES[language])
     t["error_score"] = t["error_score"].round(3)
+    t["evidence"] = t["evidence"].fillna("") if "evidence" in t else ""
     t["result"] = ""
     t["notes"] = ""
     return t[FIELD_COLUMNS + ["district_code", "regency_code"]]
@@ -136,7 +140,7 @@ def write_field_lists(
 
 
 # printed widths (characters) of the columns whose text wraps; the others fit their longest value
-_WRAPPED = {"address": 28, "reasons": 60, "notes": 24}
+_WRAPPED = {"address": 28, "reasons": 60, "evidence": 40, "notes": 24}
 
 
 def _sheet(ws, header: list[str], d: pd.DataFrame, language: str) -> None:

@@ -19,9 +19,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..explain import evidence_summary
 from ..outputs import atomic_path, write_csv, write_parquet
 from ..records import read_records_of, read_table
-from ..scoring import read_manifest, read_scores
+from ..scoring import LINKS, links_of, read_manifest, read_scores
 from ._audit import audit_margins, audit_share_for_margin
 from ._explain_lists import explain_lists
 from ._feedback import bad_results, estimate_errors, outcomes_for_retraining, read_results
@@ -64,6 +65,7 @@ def make_lists(
     public_lists: bool = True,
     form: str | None = None,
     model=None,
+    links=None,
     language: str = "id",
     reference_date=None,
     audit_margin: float | None = None,
@@ -84,6 +86,10 @@ def make_lists(
     model : TargetingModel, optional
         The model that scored the batch: listed families without reasons get them
         (`explain_lists`), on ``reference_date`` or the one the scores' manifest records.
+    links : path or DataFrame, optional
+        The batch's linked registry records, for a model trained with them; by default the
+        ``links.parquet`` that `score_files` wrote next to ``scores``, if there is one. The field
+        lists get an evidence column from them.
     audit_margin : float, optional
         Size the audit sample by precision instead of ``audit_share``: the sample that estimates
         leakage and undercoverage within this margin at ``confidence`` (`audit_share_for_margin`).
@@ -103,9 +109,16 @@ def make_lists(
             s, budget, audit_margin, confidence=confidence, inclusion_share=share
         )
     ranked = rank_for_verification(s, budget, **ranking)
+    links = _batch_links(scores) if links is None else links
     if model is not None:
         reference_date = reference_date or read_manifest(scores).get("reference_date")
-        ranked = explain_lists(ranked, model, families, members, reference_date=reference_date, language=language)
+        ranked = explain_lists(
+            ranked, model, families, members, links=links, reference_date=reference_date, language=language
+        )
+    if links is not None:
+        ranked["evidence"] = evidence_summary(
+            links_of(links, ranked["family_id"]), ranked["family_id"], language
+        ).to_numpy()
     public = members is not None and public_lists
     fam = _visit_records(families, ranked["family_id"], whole=public)
     paths = write_field_lists(ranked, fam, out / "field", language=language)
@@ -120,6 +133,14 @@ def make_lists(
         mem = members if isinstance(members, pd.DataFrame) else read_table(members, "members")
         paths += write_public_lists(fam, mem, out / "public")
     return Lists(ranked, summary, audit, paths)
+
+
+def _batch_links(scores):
+    """The ``links.parquet`` next to a scored batch's ``scores.parquet``, or None."""
+    if isinstance(scores, pd.DataFrame):
+        return None
+    path = Path(scores).parent / LINKS
+    return path if path.is_file() else None
 
 
 def _visit_records(families, family_ids, *, whole: bool) -> pd.DataFrame:

@@ -1,0 +1,197 @@
+"""The probabilistic linkage model: Fellegi-Sunter with Splink, its parameters estimated by EM.
+
+Members (left) are linked to registry records (right), ``link_only``. Comparisons: NIK (exact, one or
+two digits off), name (exact, Jaro-Winkler, initials), birth date (exact, day and month swapped,
+year), sex and regency. Blocking keeps the candidate pairs few: the NIK but for one of its parts (a
+typo leaves the others whole), regency with birth date or name, birth date with the name's initials.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+
+import duckdb
+import pandas as pd
+import splink
+from splink import DuckDBAPI, Linker
+
+ENGINES = ("duckdb", "spark")
+MIN_EM_PAIRS = 200
+# NIK parts: region (1-6), day (7-8), month (9-10), year (11-12), serial (13-16)
+_NIK_PARTS = {"region": (1, 6), "day": (7, 2), "month": (9, 2), "year": (11, 2), "serial": (13, 4)}
+_BLOCKING = [
+    # the NIK whole but for one part: a typo, or two in one part
+    *(
+        " and ".join(
+            f"substr(l.nik, {i}, {n}) = substr(r.nik, {i}, {n})" for p, (i, n) in _NIK_PARTS.items() if p != skip
+        )
+        for skip in _NIK_PARTS
+    ),
+    "l.regency_code = r.regency_code and l.birth_date = r.birth_date",
+    "l.regency_code = r.regency_code and l.name_norm = r.name_norm",
+    "l.birth_date = r.birth_date and l.name_key = r.name_key",
+]
+# EM sessions: each blocks on some columns and estimates the others
+_EM_BLOCKS = [
+    "l.nik = r.nik",
+    "l.regency_code = r.regency_code and l.birth_date = r.birth_date",
+    "l.name_norm = r.name_norm and l.sex = r.sex",
+]
+
+
+def _null(col: str) -> dict:
+    return {
+        "sql_condition": f'"{col}_l" IS NULL OR "{col}_r" IS NULL',
+        "label_for_charts": "null",
+        "is_null_level": True,
+    }
+
+
+def _level(sql: str, label: str, m: float) -> dict:
+    """A comparison level with its prior m probability (how often a true match is at this level),
+    what the model uses where EM has too few pairs to estimate it."""
+    return {"sql_condition": sql, "label_for_charts": label, "m_probability": m}
+
+
+def _comparisons() -> list[dict]:
+    jw = "jaro_winkler_similarity(name_norm_l, name_norm_r)"
+    return [
+        {
+            "output_column_name": "nik",
+            "comparison_levels": [
+                _null("nik"),
+                _level("nik_l = nik_r", "exact", 0.8),
+                _level("damerau_levenshtein(nik_l, nik_r) <= 1", "one digit off", 0.07),
+                _level("damerau_levenshtein(nik_l, nik_r) <= 2", "two digits off", 0.03),
+                _level("ELSE", "different", 0.1),
+            ],
+        },
+        {
+            "output_column_name": "name",
+            "comparison_levels": [
+                _null("name_norm"),
+                _level("name_norm_l = name_norm_r", "exact", 0.7),
+                _level(f"{jw} >= 0.92", "Jaro-Winkler >= 0.92", 0.15),
+                _level("name_key_l = name_key_r", "initials agree", 0.07),
+                _level(f"{jw} >= 0.80", "Jaro-Winkler >= 0.80", 0.05),
+                _level("ELSE", "different", 0.03),
+            ],
+        },
+        {
+            "output_column_name": "birth_date",
+            "comparison_levels": [
+                _null("birth_year"),
+                _level("birth_date_l = birth_date_r", "exact", 0.9),
+                _level("birth_date_l = birth_date_swapped_r", "day and month swapped", 0.04),
+                _level("abs(birth_year_l - birth_year_r) <= 1", "year within one", 0.04),
+                _level("ELSE", "different", 0.02),
+            ],
+        },
+        {
+            "output_column_name": "sex",
+            "comparison_levels": [
+                _null("sex"),
+                _level("sex_l = sex_r", "exact", 0.98),
+                _level("ELSE", "different", 0.02),
+            ],
+        },
+        {
+            "output_column_name": "regency",
+            "comparison_levels": [
+                _null("regency_code"),
+                _level("regency_code_l = regency_code_r", "exact", 0.92),
+                _level("ELSE", "different", 0.08),
+            ],
+        },
+    ]
+
+
+def settings() -> dict:
+    """The untrained Splink settings of the member-to-record linkage."""
+    return {
+        "link_type": "link_only",
+        "linker_uid": "pkhlink",
+        "unique_id_column_name": "unique_id",
+        "comparisons": _comparisons(),
+        "blocking_rules_to_generate_predictions": [{"blocking_rule": b} for b in _BLOCKING],
+        "retain_matching_columns": False,
+        "retain_intermediate_calculation_columns": False,
+        "max_iterations": 25,
+        "em_convergence": 0.0001,
+    }
+
+
+def db_api(engine: str = "duckdb", *, spark_master: str | None = None, threads: int | None = None):
+    """The Splink database API of ``engine``: DuckDB in memory, or a Spark session (``[spark]`` extra).
+
+    ``threads=1`` makes DuckDB's sums run in one order, so that EM gives the same parameters to the
+    last bit (parallel sums differ from run to run, and so would the model).
+    """
+    if engine == "duckdb":
+        con = duckdb.connect()
+        if threads:
+            con.execute(f"SET threads = {int(threads)}")
+        return DuckDBAPI(connection=con)
+    if engine == "spark":
+        try:
+            from pyspark.sql import SparkSession
+        except ImportError as exc:
+            raise RuntimeError("the Spark engine needs pyspark and Java: pip install 'pkh-targeting[spark]'") from exc
+        builder = SparkSession.builder.appName("pkh-targeting-link")
+        try:
+            spark = (builder.master(spark_master) if spark_master else builder).getOrCreate()
+        except Exception as exc:  # no Java, or no cluster at that address
+            raise RuntimeError(
+                f"cannot start a Spark session ({exc}); is Java installed and the master reachable?"
+            ) from exc
+        return splink.SparkAPI(spark_session=spark)  # an attribute, so that DuckDB alone needs no pyspark
+    raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}.")
+
+
+def _linker(api, left: pd.DataFrame, right: pd.DataFrame, model: dict):
+    sdf = [api.register(left, dataset_display_name="members"), api.register(right, dataset_display_name="records")]
+    return Linker(sdf, copy.deepcopy(model), log_level=None)
+
+
+def train(left: pd.DataFrame, right: pd.DataFrame, *, seed: int = 0, engine: str = "duckdb", **engine_kw) -> dict:
+    """Estimate the linkage parameters on these two sides (u by random sampling, m by EM where a
+    training block has at least `MIN_EM_PAIRS` pairs, else the priors); returns the trained model
+    as a JSON-ready dict."""
+    logging.getLogger("splink").setLevel(logging.ERROR)
+    model = settings()
+    model["probability_two_random_records_match"] = 1 / max(len(left), 2)  # one member per record at most
+    linker = _linker(db_api(engine, **engine_kw, **({"threads": 1} if engine == "duckdb" else {})), left, right, model)
+    if _pairs(left, right, "l.nik = r.nik"):
+        linker.training.estimate_probability_two_random_records_match(["l.nik = r.nik"], recall=0.8)
+    linker.training.estimate_u_using_random_sampling(max_pairs=2e6, seed=seed)
+    for block in _EM_BLOCKS:
+        if _pairs(left, right, block) >= MIN_EM_PAIRS:
+            linker.training.estimate_parameters_using_expectation_maximisation(block)
+    return linker.misc.save_model_to_json()
+
+
+def _pairs(left: pd.DataFrame, right: pd.DataFrame, rule: str) -> int:
+    """Pairs a blocking rule makes (counted in DuckDB, whatever the engine)."""
+    with duckdb.connect() as con:
+        con.register("l", left)
+        con.register("r", right)
+        return int(con.execute(f"select count(*) from l join r on {rule}").fetchone()[0])
+
+
+def predict(
+    model: dict,
+    left: pd.DataFrame,
+    right: pd.DataFrame,
+    *,
+    min_probability: float = 0.01,
+    engine: str = "duckdb",
+    **engine_kw,
+) -> pd.DataFrame:
+    """Candidate pairs ``unique_id_l, unique_id_r, match_probability`` at or above ``min_probability``."""
+    cols = ["unique_id_l", "unique_id_r", "match_probability"]
+    if not len(left) or not len(right):
+        return pd.DataFrame({c: pd.Series(dtype="string" if c != "match_probability" else "float64") for c in cols})
+    linker = _linker(db_api(engine, **engine_kw), left, right, model)
+    pairs = linker.inference.predict(threshold_match_probability=min_probability).as_pandas_dataframe()
+    return pairs[cols]

@@ -1,0 +1,100 @@
+"""Records of other registries in the model: linked once, decided by rule where the rules say so
+(deaths, hard exclusions), weighed by the classifier everywhere else."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ..exceptions import DataQualityWarning
+from ..features import EvidenceFeatures
+from ..linkage import RecordLinker
+from ..records.evidence import validate_evidence
+from ..records.keys import isin
+from ..rules import Rules, apply_rules, evidence_rules, living_members
+
+
+@dataclass
+class LinkedEvidence:
+    """A batch's linked records: ``links`` (one row per valid record), the evidence ``quarantine`` and
+    per table the rows ``read``."""
+
+    links: pd.DataFrame | None
+    quarantine: pd.DataFrame | None = None
+    read: int = 0
+
+    def lineage(self) -> dict:
+        """What went in, for the manifest and MLflow: counts per source and method, never the records."""
+        if self.links is None:
+            return {}
+        links = self.links.assign(linked=self.links["family_id"].notna())
+        by = links.groupby(["source", "method"], observed=True)["linked"].agg(["size", "sum"])
+        return {
+            "records_read": int(self.read),
+            "records_quarantined": int(self.quarantine["row"].nunique()) if self.quarantine is not None else 0,
+            "linked": {f"{s}/{m}": {"records": int(r["size"]), "linked": int(r["sum"])} for (s, m), r in by.iterrows()},
+        }
+
+
+class RegistryEvidence:
+    """The fitted linker and evidence features of a `TargetingModel` trained with registry records."""
+
+    def __init__(self, linker: RecordLinker, features: EvidenceFeatures):
+        self.linker, self.features = linker, features
+
+    @classmethod
+    def fit(cls, fam, mem, registry_records, reference_date, seed: int) -> tuple[RegistryEvidence, LinkedEvidence]:
+        checked = validate_evidence(registry_records, "registry_records", reference_date=reference_date)
+        linker = RecordLinker(seed=seed).fit(mem, fam, checked.valid, reference_date=reference_date)
+        links = linker.link(mem, fam, checked.valid, reference_date=reference_date)
+        return cls(linker, EvidenceFeatures().fit(links)), LinkedEvidence(links, checked.quarantine, checked.n_read)
+
+    def link(self, fam, mem, registry_records, reference_date, links=None) -> LinkedEvidence:
+        """Link a batch's records with the trained linker (or take ``links`` made already for the
+        whole batch); without either, the evidence is unknown, with a warning."""
+        if links is not None:
+            return LinkedEvidence(links[isin(links["family_id"], pd.Index(fam["family_id"])).to_numpy()])
+        if registry_records is None:
+            warnings.warn(
+                "the model was trained with records of other registries but none were given: their "
+                "evidence is treated as unknown (pass registry_records= or --registry-records).",
+                DataQualityWarning,
+                stacklevel=3,
+            )
+            return LinkedEvidence(None)
+        checked = validate_evidence(registry_records, "registry_records", reference_date=reference_date)
+        out = self.linker.link(mem, fam, checked.valid, reference_date=reference_date)
+        return LinkedEvidence(out, checked.quarantine, checked.n_read)
+
+    def transform(self, links: pd.DataFrame | None, fam, reference_date) -> pd.DataFrame:
+        return self.features.transform(links, fam, reference_date)
+
+    def get_state(self) -> dict:
+        return {"linker": json.loads(self.linker.to_json()), "sources": self.features.sources_}
+
+    @classmethod
+    def from_state(cls, state: dict) -> RegistryEvidence:
+        features = EvidenceFeatures()
+        features.sources_ = list(state["sources"])
+        features.feature_names_out_ = list(features.concepts)
+        return cls(RecordLinker.from_json(json.dumps(state["linker"])), features)
+
+
+def components(fam: pd.DataFrame, mem: pd.DataFrame, links: pd.DataFrame | None, rules: Rules):
+    """`apply_rules` of the living members, and per family whether a component died since the
+    registry (Dukcapil) and whether a hard exclusion criterion applies; ``has_component`` is False
+    for the excluded."""
+    deceased, excluded = evidence_rules(links, rules)
+    comps = apply_rules(fam, living_members(mem, deceased), rules)
+    died = np.zeros(len(fam), bool)
+    if len(deceased):
+        died = apply_rules(fam, mem, rules)["has_component"].to_numpy() & ~comps["has_component"].to_numpy()
+    out = isin(fam["family_id"], excluded).to_numpy(dtype=bool)
+    comps["component_died"] = died
+    comps["excluded"] = out
+    comps["has_component"] = comps["has_component"].to_numpy() & ~out
+    return comps
