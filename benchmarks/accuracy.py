@@ -3,8 +3,9 @@
 Ranks beneficiaries (inclusion errors) and non-beneficiaries (exclusion errors) five ways and prints
 precision at the top 5/10/20%: random order, the OLS proxy-means test, a LightGBM trained on verified
 outcomes alone, TargetingModel, and TargetingModel with the records of other registries (each
-registry's own, linked by the model's linker). ``incl_c`` ranks only the beneficiaries with a PKH
-component (those without are inclusion errors by rule). Also compares WelfareModel kinds out of sample.
+registry's own, linked by the model's linker), with community reports, and with both. ``incl_c``
+ranks only the beneficiaries with a PKH component (those without are inclusion errors by rule). Also
+compares WelfareModel kinds out of sample.
 
     python benchmarks/accuracy.py [N_FAMILIES [N_PAIRS]]      (default 100000 families, 3 pairs)
 """
@@ -68,10 +69,17 @@ def compare(n: int, same_country: bool, seeds: tuple[int, int], regions_seed: in
     for name, kw, score_kw in (
         ("LightGBM, verified outcomes only", dict(label_sources=("verification",), selection_correction=False), {}),
         ("TargetingModel", {}, {}),
-        (
-            "TargetingModel with registry records",
-            {"registry_records": train.registry_records},
-            {"registry_records": test.registry_records},
+        *(
+            (
+                f"TargetingModel with {what}",
+                {t: getattr(train, t) for t in tables},
+                {t: getattr(test, t) for t in tables},
+            )
+            for what, tables in (
+                ("registry records", ("registry_records",)),
+                ("community reports", ("community_reports",)),
+                ("both", ("registry_records", "community_reports")),
+            )
         ),
     ):
         t0 = time.perf_counter()

@@ -39,7 +39,12 @@ def make(n_members: int) -> None:
     keep = truth["family_id"].isna() | truth["family_id"].isin(families["family_id"])
     records, truth = reg.registry_records[keep.to_numpy()], truth[keep.to_numpy()]
     need = max(n_members - len(records), 0)
-    extra = other.registry_records.head(need).assign(record_id=lambda d: "X" + d["record_id"])
+    # another registry's people: their NIKs get the serials the generator gives strangers (5000 and
+    # up), since NIKs are unique in the country and two synthetic registries would repeat 0001
+    extra = other.registry_records.head(need).assign(
+        record_id=lambda d: "X" + d["record_id"],
+        nik=lambda d: d["nik"].str.slice(0, 12) + (5000 + d.index.to_series() % 5000).astype(str).to_numpy(),
+    )
     extra_truth = other.record_truth.head(need).assign(
         record_id=lambda d: "X" + d["record_id"], family_id=pd.NA, member_no=pd.NA, kind="stranger"
     )

@@ -180,7 +180,7 @@ def messy_batch():
 @pytest.fixture(scope="session")
 def evidence_train():
     """A registry with the records other registries hold about its people."""
-    return generate_registry(8_000, seed=3, regions_seed=0, reference_date=REF)
+    return generate_registry(15_000, seed=3, regions_seed=0, reference_date=REF)
 
 
 @pytest.fixture(scope="session")

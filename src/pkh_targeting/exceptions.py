@@ -14,3 +14,7 @@ class DataQualityWarning(UserWarning):
 
 class SmallGroupWarning(UserWarning):
     """A group is too small for its metric to be judged."""
+
+
+class EngineUnavailable(RuntimeError):
+    """An optional engine (Spark, Dask) whose packages, Java or cluster are not there; says how to get them."""

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from .features import ASSET_ITEMS, evidence_concept
+from .features import ASSET_ITEMS, evidence_concept, report_concept
 from .treeshap import contributions as tree_contributions
 
 LANGUAGES = ("id", "en")
@@ -29,6 +29,39 @@ WELFARE_CONCEPT = "welfare estimate"
 # concepts an officer cannot check at the door or in a register: never among a family's reasons
 CONTEXT_CONCEPTS = ("province", "urban area", "village context")
 EVIDENCE_PREFIX = evidence_concept("")
+REPORT_PREFIX = report_concept("")
+
+
+def report_texts(kind: str, X: pd.DataFrame, t: dict, lang: str) -> np.ndarray:
+    """A community report's reason as an officer reads it: "Sanggah warga lewat Cek Bansos, dengan
+    foto: keluarga dinilai mampu"; the channel most used, a photo if any came, the grounds most given."""
+    grounds = [c for c in X.columns if c.startswith("rep_grounds_")]
+    G = X[grounds].to_numpy(dtype="float64") if grounds else np.zeros((len(X), 0))
+    top_ground = (
+        [t["grounds"][lang][grounds[j][len("rep_grounds_") : -2]] for j in np.argmax(G, axis=1)] if grounds else []
+    )
+    has_ground = G.max(axis=1) > 0 if grounds else np.zeros(len(X), bool)
+    if kind == "grounds":
+        texts = [
+            t["grounds_text"][lang].format(grounds=g) if h else t["none"][lang] for g, h in zip(top_ground, has_ground)
+        ]
+        return np.array(texts, dtype=object)
+    n = X[f"rep_{kind}_n"].to_numpy(dtype="float64")
+    channels = [
+        c for c in X.columns if c.startswith(f"rep_{kind}_") and c[len(f"rep_{kind}_") : -2] in t["channels"][lang]
+    ]
+    C = X[channels].to_numpy(dtype="float64") if channels else np.zeros((len(X), 0))
+    photo = X[f"rep_{kind}_photo_n"].to_numpy(dtype="float64") if f"rep_{kind}_photo_n" in X else np.zeros(len(X))
+    spec = t["kinds"][kind]
+    out = np.empty(len(X), dtype=object)
+    for i in range(len(X)):
+        if not n[i] > 0:
+            out[i] = spec[f"{lang}_none"]
+            continue
+        channel = t["channels"][lang][channels[int(np.argmax(C[i]))][len(f"rep_{kind}_") : -2]] if channels else ""
+        text = spec[lang].format(channel=channel, photo=t["photo"][lang] if photo[i] > 0 else "")
+        out[i] = f"{text}: {top_ground[i]}" if has_ground[i] and kind in ("usul", "sanggah") else text
+    return out
 
 
 def evidence_texts(source: str, X: pd.DataFrame, fam: pd.DataFrame, t: dict, lang: str) -> np.ndarray:
@@ -113,8 +146,8 @@ class Explainer:
         self.templates = load_templates(templates)
         docs = model.builder_.feature_dictionary_.set_index("name")["concept"].to_dict()
         docs.update(STATUS_CONCEPTS)
-        registry = getattr(model, "registry_", None)
-        docs.update(registry.features.concepts if registry is not None else {})
+        for evidence in (getattr(model, "registry_", None), getattr(model, "reports_", None)):
+            docs.update(getattr(evidence, "features", evidence).concepts if evidence is not None else {})
         self.concepts = {f: docs.get(f, f) for f in model.feature_names_ if f != "welfare_gap"}
         self.asset_concepts = {docs[f]: f for f in ASSET_ITEMS if f in docs}
 
@@ -181,6 +214,8 @@ class Explainer:
             return np.where(has, yes, no).astype(object)
         if concept.startswith(EVIDENCE_PREFIX):
             return evidence_texts(concept[len(EVIDENCE_PREFIX) :], X.iloc[rows], fam.iloc[rows], t["evidence"], lang)
+        if concept.startswith(REPORT_PREFIX):
+            return report_texts(concept[len(REPORT_PREFIX) :], X.iloc[rows], t["reports"], lang)
         if spec is None:
             return np.full(len(rows), concept, dtype=object)
         if "feature" not in spec:

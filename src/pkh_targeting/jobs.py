@@ -15,6 +15,7 @@ from .linkage import LinkResult, link_records
 from .modeling import TargetingModel
 from .outputs import atomic_path, write_csv, write_parquet
 from .records import ValidationResult, read_records, validate_records
+from .records.contract import EVIDENCE_TABLES
 from .records.evidence import read_evidence
 from .reporting import write_report
 from .scoring import BatchSummary, score_dataset, score_files
@@ -73,16 +74,17 @@ def train(
     holdout: tuple | None = None,
     reference_date=None,
     registry_records=None,
+    community_reports=None,
 ) -> Trained:
     """Fit a `TargetingModel` on the records (files or tables) and, if given, the records of other
     registries; record it in ``store`` (none: not recorded), optionally register it, and save it to
     ``out`` with the version its scores carry."""
     fam, mem = _records(families, members)
-    records = _evidence("registry_records", registry_records)
-    model = TargetingModel(config).fit(fam, mem, registry_records=records, reference_date=reference_date)
+    evidence = dict(zip(EVIDENCE_TABLES, map(_evidence, EVIDENCE_TABLES, (registry_records, community_reports))))
+    model = TargetingModel(config).fit(fam, mem, reference_date=reference_date, **evidence)
     record = None
     if store is not None:
-        held = (*_records(*holdout[:2]), *(_evidence("registry_records", h) for h in holdout[2:])) if holdout else None
+        held = (*_records(*holdout[:2]), *map(_evidence, EVIDENCE_TABLES, holdout[2:])) if holdout else None
         record = log_training(
             model, fam, mem, store=store, register=register, holdout=held, reference_date=reference_date
         )
@@ -156,7 +158,7 @@ def demo(n_families: int = 20_000, out="demo-output", *, seed: int = 0, step=Non
     batch = generate_registry(max(n_families // 4, 1000), seed + 1, regions_seed=seed, defect_rate=0.01)
     new_batch = batch.write(out / "new-batch")
     files = new_batch / "families.parquet", new_batch / "members.parquet"
-    outputs.append(("synthetic registry (families, members, records of other registries, truth)", registry))
+    outputs.append(("synthetic registry (families, members, registry records, community reports, truth)", registry))
 
     step("validating against the data contract")
     res = validate_records(reg.families, reg.members, reference_date=reg.reference_date)
@@ -164,25 +166,22 @@ def demo(n_families: int = 20_000, out="demo-output", *, seed: int = 0, step=Non
         (f"quarantine ({len(res.quarantine):,} problems)", write_csv(res.quarantine, out / "quarantine.csv"))
     )
 
-    step("training the targeting model with the records of other registries, recording and registering it")
+    step("training the targeting model with records of other registries and community reports, recording it")
     trained = train(
         reg.families,
         reg.members,
         out=out / "model",
         store=store,
         register=DEMO_MODEL,
-        holdout=(batch.families, batch.members, batch.registry_records),
+        holdout=(batch.families, batch.members, *(getattr(batch, t) for t in EVIDENCE_TABLES)),
         reference_date=reg.reference_date,
-        registry_records=reg.registry_records,
+        **{t: getattr(reg, t) for t in EVIDENCE_TABLES},
     )
     outputs.append((f"model {DEMO_MODEL} version {trained.record.version}", trained.path))
 
     step("scoring the new batch with the champion")
-    options = {
-        "reference_date": batch.reference_date,
-        "chunk_size": max(len(batch.families) // 2, 1000),
-        "registry_records": new_batch / "registry_records.parquet",
-    }
+    options = {t: new_batch / f"{t}.parquet" for t in EVIDENCE_TABLES}
+    options.update(reference_date=batch.reference_date, chunk_size=max(len(batch.families) // 2, 1000))
     scored = score(f"models:/{DEMO_MODEL}@champion", *files, out / "scores", store=store, **options)
     outputs.append((f"scores of {scored.summary.n_scored:,} families (MLflow run {scored.run_id[:8]})", out / "scores"))
 

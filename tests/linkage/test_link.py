@@ -1,11 +1,16 @@
 """Linkage of registry records to members: real Splink on DuckDB, measured against the synthetic truth."""
 
+import importlib.util
 import json
+import shutil
 
+import numpy as np
 import pandas as pd
 import pytest
+from typer.testing import CliRunner
 
 from conftest import REF, hand_made_family
+from pkh_targeting.cli import app
 from pkh_targeting.linkage import LINK_COLUMNS, RecordLinker, link_records
 from pkh_targeting.synth import generate_registry
 
@@ -143,3 +148,32 @@ def test_bad_records_are_quarantined_with_their_reason_and_none_is_lost(small_re
     assert q.loc[5, "key"] == f"{rec.loc[5, 'source']}/{rec.loc[5, 'record_id']}"
     assert len(res.links) + res.quarantine["row"].nunique() == len(rec)
     assert not q["value"].astype(str).str.contains(str(rec.loc[0, "full_name"]), regex=False).any()
+
+
+@pytest.mark.skipif(importlib.util.find_spec("pyspark") is not None, reason="pyspark is installed")
+def test_the_spark_engine_without_pyspark_says_how_to_get_it(small_registry, tmp_path):
+    reg = small_registry
+    paths = reg.write(tmp_path / "reg")
+    res = CliRunner().invoke(
+        app,
+        ["link", "--families", str(paths / "families.parquet"), "--members", str(paths / "members.parquet"),
+         "--registry-records", str(paths / "registry_records.parquet"), "--out", str(tmp_path / "links"),
+         "--engine", "spark", "--reference-date", str(REF)],
+    )  # fmt: skip
+    assert res.exit_code == 2 and "pkh-targeting[spark]" in res.stderr
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("pyspark") is None or shutil.which("java") is None, reason="needs pyspark and Java"
+)
+def test_the_spark_engine_links_as_duckdb_does(unseen):
+    reg, res = unseen
+    spark = RecordLinker.from_json(res.linker.to_json())
+    spark.engine = "spark"
+    ids = reg.families["family_id"].iloc[:600]
+    fam, mem = reg.families[reg.families["family_id"].isin(ids)], reg.members[reg.members["family_id"].isin(ids)]
+    records = reg.registry_records.iloc[:1500]
+    duck = link_records(mem, fam, records, linker=res.linker, reference_date=REF).links
+    on_spark = link_records(mem, fam, records, linker=spark, reference_date=REF).links
+    pd.testing.assert_frame_equal(on_spark.drop(columns="match_probability"), duck.drop(columns="match_probability"))
+    assert np.allclose(on_spark["match_probability"], duck["match_probability"], atol=1e-6)

@@ -2,11 +2,13 @@
 
 import json
 
+import openpyxl
 import pandas as pd
 import pytest
+import yaml
 
 from conftest import REF, hand_made_family
-from pkh_targeting import TargetingModel, generate_registry
+from pkh_targeting import TargetingModel, generate_registry, make_lists, score_files
 from pkh_targeting.exceptions import DataQualityWarning
 from pkh_targeting.rules import load_rules
 
@@ -118,8 +120,6 @@ def test_a_death_matched_below_the_rules_threshold_does_not_remove_the_member(ev
 
 
 def test_a_hard_exclusion_is_switched_on_in_the_rules_yaml(evidence_train, tmp_path):
-    import yaml
-
     rules = load_rules().model_dump()
     rules["version"] = "pkh-2025-hard-asn"
     rules["evidence"]["exclusions"]["civil_servant"]["mode"] = "hard"
@@ -140,3 +140,40 @@ def test_a_hard_exclusion_is_switched_on_in_the_rules_yaml(evidence_train, tmp_p
     assert (
         out.scores.loc[beneficiaries, "reasons"] == "kriteria pengecualian terpenuhi (ASN, TNI atau Polri di keluarga)"
     ).all()
+
+
+def test_a_batch_scored_in_chunks_links_once_and_its_lists_show_the_evidence(evidence_model, unseen, tmp_path):
+    reg = generate_registry(3_000, seed=7, regions_seed=0, reference_date=REF)
+    files = reg.write(tmp_path / "batch")
+    fam, mem, rec = (files / f"{t}.parquet" for t in ("families", "members", "registry_records"))
+    out = tmp_path / "scores"
+    summary = score_files(
+        evidence_model,
+        fam,
+        mem,
+        out,
+        registry_records=rec,
+        chunk_size=1_000,
+        n_jobs=2,
+        reasons="none",
+        reference_date=REF,
+    )
+    whole = evidence_model.score(
+        reg.families, reg.members, registry_records=reg.registry_records, reference_date=REF, reasons="none"
+    )
+    chunked = pd.read_parquet(out / "scores.parquet")
+    pd.testing.assert_frame_equal(chunked, whole)  # linked once for the batch: as if scored in one piece
+    assert summary.evidence["registry_records"]["records_read"] == len(reg.registry_records)
+    links = pd.read_parquet(out / "links.parquet")
+    assert len(links) == len(reg.registry_records)
+    lists = make_lists(
+        out / "scores.parquet", fam, 120, tmp_path / "lists", members=mem, model=evidence_model, public_lists=False
+    )
+    ranked = lists.ranked
+    assert ranked["reasons"].notna().all()  # explained with the batch's links, found next to the scores
+    listed_links = links[links["family_id"].isin(ranked["family_id"])]
+    with_records = ranked["family_id"].isin(listed_links.dropna(subset=["family_id"])["family_id"])
+    assert with_records.any() and ranked.loc[with_records, "evidence"].str.contains("cocok").all()
+    assert ranked.loc[~with_records, "evidence"].isna().all()
+    sheet = openpyxl.load_workbook(next((tmp_path / "lists" / "field").glob("*.xlsx"))).worksheets[0]
+    assert "Data instansi lain" in [c.value for c in sheet[5]]

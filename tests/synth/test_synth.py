@@ -121,11 +121,16 @@ def test_write(tmp_path):
         "truth.parquet",
         "registry_records.parquet",
         "record_truth.parquet",
+        "community_reports.parquet",
+        "report_truth.parquet",
     }
     back = pd.read_parquet(out / "families.parquet")
     assert validate_records(back, pd.read_parquet(out / "members.parquet"), reference_date=REF).quarantine.empty
     records = pd.read_parquet(out / "registry_records.parquet")
     assert validate_evidence(records, "registry_records", reference_date=REF).quarantine.empty
+    reports = pd.read_parquet(out / "community_reports.parquet")
+    checked = validate_evidence(reports, "community_reports", families=back, reference_date=REF)
+    assert checked.quarantine.empty and len(checked.valid) == len(reg.report_truth) > 0
 
 
 def test_registry_records_carry_the_imperfections_of_real_extracts():

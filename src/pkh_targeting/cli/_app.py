@@ -13,10 +13,11 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ..exceptions import SchemaError
+from ..exceptions import EngineUnavailable, SchemaError
 from ..tracking import Store, configure, is_store_uri
 
 app = typer.Typer(
@@ -44,9 +45,9 @@ def friendly(func):
     def wrapper(*args, **kwargs):
         try:
             return func(*args, **kwargs)
-        except (SchemaError, ValidationError, FileNotFoundError, ValueError, ConnectionError) as exc:
+        except (SchemaError, ValidationError, FileNotFoundError, ValueError, ConnectionError, EngineUnavailable) as exc:
             first, *rest = str(exc).strip().splitlines() or [type(exc).__name__]
-            err_console.print(f"[bold red]error:[/] {first}", highlight=False, markup=True)
+            err_console.print(f"[bold red]error:[/] {escape(first)}", highlight=False, markup=True)
             for line in rest:
                 err_console.print(f"  {line}", highlight=False, markup=False)
             raise typer.Exit(USAGE_ERROR) from None
@@ -58,6 +59,10 @@ ReferenceDate = Annotated[str | None, typer.Option(help="Date ages refer to (YYY
 RegistryRecords = Annotated[
     Path | None,
     typer.Option(help="Records of other registries (BKN, BPJS, PLN, Samsat, Dukcapil...; contract/evidence.yaml)."),
+]
+CommunityReports = Annotated[
+    Path | None,
+    typer.Option(help="Community reports: usul, sanggah, village meetings (contract/evidence.yaml)."),
 ]
 TrackingUri = Annotated[
     str | None,

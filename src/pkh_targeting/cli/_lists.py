@@ -7,8 +7,11 @@ from typing import Annotated, Literal
 
 import typer
 
+from ..outputs import write_csv
+from ..records.evidence import read_evidence
+from ..scoring import read_scores
 from ..tracking import load_model
-from ..verification import make_lists, read_feedback
+from ..verification import make_lists, rank_reports, read_feedback
 from ._app import TrackingUri, console, err_console, friendly, print_table, store_for
 
 AuditMarginOption = Annotated[
@@ -58,6 +61,10 @@ def rank(
     public_lists: PublicListsOption = True,
     form: FormOption = None,
     model: ModelOption = None,
+    reports: Annotated[
+        Path | None,
+        typer.Option(help="Community reports: also write report_queue.csv, the reports to check within the budget."),
+    ] = None,
     language: Annotated[str, typer.Option(help="Headers and reasons: id or en.")] = "id",
     seed: Annotated[int, typer.Option(help="Seed of the audit sample.")] = 0,
     tracking_uri: TrackingUri = None,
@@ -88,6 +95,17 @@ def rank(
             seed=seed,
         )
     _print_lists(lists, budget, out, form)
+    if reports is not None:
+        _report_queue(scores, reports, budget, out, by=by, audit_share=audit_share, seed=seed)
+
+
+def _report_queue(scores, reports, budget: int, out, **ranking) -> None:
+    queue = rank_reports(read_scores(scores), read_evidence(reports, "community_reports"), budget, **ranking)
+    write_csv(queue, Path(out) / "report_queue.csv")
+    console.print(
+        f"report_queue.csv: {len(queue):,} visits answer {queue['n_reports'].sum():,} reports "
+        f"({int(queue['audit'].sum()):,} drawn at random), worth Rp{queue['expected_value_rp'].sum():,.0f} a year"
+    )
 
 
 def _print_lists(lists, budget: int, out, form) -> None:

@@ -10,6 +10,7 @@ import typer
 from .. import jobs
 from ..scoring import CHUNK_FAMILIES
 from ._app import (
+    CommunityReports,
     LocalIfDown,
     NoTracking,
     ReferenceDate,
@@ -41,8 +42,12 @@ def train(
     ] = None,
     holdout_members: Annotated[Path | None, typer.Option(help="Members of the held-out families.")] = None,
     registry_records: RegistryRecords = None,
+    community_reports: CommunityReports = None,
     holdout_registry_records: Annotated[
         Path | None, typer.Option(help="Records of other registries about the held-out families' members.")
+    ] = None,
+    holdout_community_reports: Annotated[
+        Path | None, typer.Option(help="Community reports about the held-out families.")
     ] = None,
     tracking_uri: TrackingUri = None,
     no_tracking: NoTracking = False,
@@ -52,8 +57,8 @@ def train(
     """Train the targeting model; the last line printed is the model's folder, or its MLflow URI."""
     store = store_for(None, tracking_uri, record=not no_tracking, local_if_down=local_if_down)
     holdout = (holdout_families, holdout_members) if holdout_families and holdout_members else None
-    if holdout and holdout_registry_records:
-        holdout = (*holdout, holdout_registry_records)
+    if holdout:
+        holdout = (*holdout, holdout_registry_records, holdout_community_reports)
     with console.status("training (grouped cross-validation by regency) and recording the run"):
         done = jobs.train(
             families,
@@ -65,6 +70,7 @@ def train(
             holdout=holdout,
             reference_date=as_date(reference_date),
             registry_records=registry_records,
+            community_reports=community_reports,
         )
     model = done.model
     rows = [
@@ -87,6 +93,7 @@ def score(
     members: Annotated[Path, typer.Option(help="Members table.")],
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("scores"),
     registry_records: RegistryRecords = None,
+    community_reports: CommunityReports = None,
     rules: Annotated[
         str | None, typer.Option(help="Rules version the batch is for; refused if the model's differs.")
     ] = None,
@@ -125,7 +132,7 @@ def score(
     links.parquet and evidence_quarantine.csv too), and record the batch in MLflow."""
     store = store_for(model, tracking_uri, record=not no_tracking, local_if_down=local_if_down)
     options = dict(reference_date=as_date(reference_date), language=language, reasons=reasons)
-    options["registry_records"] = registry_records
+    options.update(registry_records=registry_records, community_reports=community_reports)
     with progress() as bar, warnings_to_stderr():
         task = bar.add_task(f"scoring on {engine}", total=None)
         if engine == "pandas":

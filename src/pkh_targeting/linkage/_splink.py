@@ -16,8 +16,11 @@ import pandas as pd
 import splink
 from splink import DuckDBAPI, Linker
 
+from ..exceptions import EngineUnavailable
+
 ENGINES = ("duckdb", "spark")
 MIN_EM_PAIRS = 200
+EM_PAIRS = 500_000
 # NIK parts: region (1-6), day (7-8), month (9-10), year (11-12), serial (13-16)
 _NIK_PARTS = {"region": (1, 6), "day": (7, 2), "month": (9, 2), "year": (11, 2), "serial": (13, 4)}
 _BLOCKING = [
@@ -137,12 +140,13 @@ def db_api(engine: str = "duckdb", *, spark_master: str | None = None, threads: 
         try:
             from pyspark.sql import SparkSession
         except ImportError as exc:
-            raise RuntimeError("the Spark engine needs pyspark and Java: pip install 'pkh-targeting[spark]'") from exc
+            needs = "the Spark engine needs pyspark and Java: pip install 'pkh-targeting[spark]'"
+            raise EngineUnavailable(needs) from exc
         builder = SparkSession.builder.appName("pkh-targeting-link")
         try:
             spark = (builder.master(spark_master) if spark_master else builder).getOrCreate()
         except Exception as exc:  # no Java, or no cluster at that address
-            raise RuntimeError(
+            raise EngineUnavailable(
                 f"cannot start a Spark session ({exc}); is Java installed and the master reachable?"
             ) from exc
         return splink.SparkAPI(spark_session=spark)  # an attribute, so that DuckDB alone needs no pyspark
@@ -167,7 +171,8 @@ def train(left: pd.DataFrame, right: pd.DataFrame, *, seed: int = 0, engine: str
     linker.training.estimate_u_using_random_sampling(max_pairs=2e6, seed=seed)
     for block in _EM_BLOCKS:
         if _pairs(left, right, block) >= MIN_EM_PAIRS:
-            linker.training.estimate_parameters_using_expectation_maximisation(block)
+            # at most EM_PAIRS pairs, chosen by a deterministic hash of the records
+            linker.training.estimate_parameters_using_expectation_maximisation(block, max_pairs=EM_PAIRS)
     return linker.misc.save_model_to_json()
 
 

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import DataQualityWarning
-from ..features import EvidenceFeatures
+from ..features import EvidenceFeatures, ReportFeatures
 from ..linkage import RecordLinker
 from ..records.evidence import validate_evidence
 from ..records.keys import isin
@@ -98,3 +98,29 @@ def components(fam: pd.DataFrame, mem: pd.DataFrame, links: pd.DataFrame | None,
     comps["excluded"] = out
     comps["has_component"] = comps["has_component"].to_numpy() & ~out
     return comps
+
+
+def fit_reports(community_reports, families, reference_date):
+    """Report features and the validated reports, for a model trained with community reports."""
+    if community_reports is None:
+        return None, None
+    checked = validate_evidence(
+        community_reports, "community_reports", families=families, reference_date=reference_date
+    )
+    return ReportFeatures(), checked
+
+
+def score_reports(features: ReportFeatures | None, community_reports, families, reference_date):
+    """A batch's validated reports for a model trained with them; unknown, with a warning, when none
+    are given (None for a model trained without)."""
+    if features is None:
+        return None
+    if community_reports is None:
+        warnings.warn(
+            "the model was trained with community reports but none were given: their evidence is "
+            "treated as unknown (pass community_reports= or --community-reports).",
+            DataQualityWarning,
+            stacklevel=3,
+        )
+        return None
+    return validate_evidence(community_reports, "community_reports", families=families, reference_date=reference_date)

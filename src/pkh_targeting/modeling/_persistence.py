@@ -11,7 +11,7 @@ import numpy as np
 from .._version import __version__
 from ..config import TrainConfig
 from ..exceptions import SchemaError
-from ..features import PMTFeatureBuilder
+from ..features import PMTFeatureBuilder, ReportFeatures
 from ..outputs import atomic_path
 from ..records import contract_version
 from ..records.contract import readable_contract
@@ -44,7 +44,8 @@ def save(model, path, model_version: str | None) -> Path:
         "cv_metrics": model.cv_metrics_,
         "feature_bins": model.feature_bins_,
         "evidence": model.evidence_,
-        "registry": model.registry_.get_state() if getattr(model, "registry_", None) is not None else None,
+        "registry": model.registry_.get_state() if model.registry_ is not None else None,
+        "community_reports": model.reports_ is not None,
         "model_hash": model.model_hash(),
         "model_version": model_version,
     }
@@ -80,6 +81,7 @@ def load(cls, path):
     model.evidence_ = state.get("evidence") or {}  # absent from models saved before 0.1.0's report
     model.fingerprint_ = state["fingerprint"]
     model.registry_ = RegistryEvidence.from_state(state["registry"]) if state.get("registry") else None
+    model.reports_ = ReportFeatures() if state.get("community_reports") else None
     model.classifier_ = lgb.Booster(model_str=(path / "classifier.txt").read_text())
     if state.get("model_version"):
         model.registered_version_ = state["model_version"]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -13,10 +12,9 @@ from scipy.special import expit
 
 from ..config import TrainConfig, load_config
 from ..exceptions import DataQualityWarning, SchemaError
-from ..explain import Explainer
 from ..features import PMTFeatureBuilder
 from ..metrics import bin_counts, population_stability_index
-from ..records import ValidationResult, as_reference_date, scores_contract, validate_records
+from ..records import as_reference_date, validate_records
 from ..rules import load_rules
 from . import _persistence
 from ._calibration import calibrate, cross_fitted, fit_calibrator
@@ -31,8 +29,9 @@ from ._evaluation import (
     verified_rows,
     welfare_threshold,
 )
-from ._linked import LinkedEvidence, RegistryEvidence, components
+from ._linked import LinkedEvidence, RegistryEvidence, components, fit_reports, score_reports
 from ._prior import fit_welfare, prior_log_odds, selection_weights
+from ._scored import ScoreResult, scores_frame
 
 STATUS_FEATURES = {
     "receives_pkh": "family is a PKH beneficiary now (501b)",
@@ -42,18 +41,6 @@ PSI_WARNING = 0.25
 MIN_TRAINING_ROWS = 100
 MIN_SURVEY_ROWS = 50  # fewer surveyed families give no welfare model
 MIN_CALIBRATION_ROWS = 100  # fewer survey rows calibrate on all labelled rows
-
-
-@dataclass
-class ScoreResult:
-    """Scores of the valid families (scored-batch contract) and the quarantine of the others;
-    ``features`` is the model's feature matrix of the scored families (for drift)."""
-
-    scores: pd.DataFrame
-    quarantine: pd.DataFrame
-    validation: ValidationResult
-    features: pd.DataFrame | None = None
-    evidence: LinkedEvidence | None = None
 
 
 class TargetingModel:
@@ -99,6 +86,7 @@ class TargetingModel:
         members,
         *,
         registry_records=None,
+        community_reports=None,
         reference_date=None,
         label_sources=LABEL_SOURCES,
         selection_correction=True,
@@ -107,8 +95,9 @@ class TargetingModel:
 
         ``registry_records`` (evidence contract) are linked to the members (`link_records`; the
         trained linker is kept with the model) and become evidence features and, where the rules say
-        so, rules (deaths, hard exclusions). ``label_sources`` and ``selection_correction`` exist to
-        measure what each part adds (``benchmarks/accuracy.py``); keep the defaults in practice.
+        so, rules (deaths, hard exclusions); ``community_reports`` (usul, sanggah, village meetings)
+        become report features. ``label_sources`` and ``selection_correction`` exist to measure what
+        each part adds (``benchmarks/accuracy.py``); keep the defaults in practice.
         """
         ref = as_reference_date(reference_date)
         res = validate_records(families, members, reference_date=ref)
@@ -125,8 +114,8 @@ class TargetingModel:
         real = real_consumption(fam, self.config.welfare.poverty_line)
         surveyed = surveyed_rows(real) & ("survey" in label_sources)
         baseline = self._fit_welfare_prior(X, real, surveyed, groups)
-        if self.registry_ is not None:
-            X = pd.concat([X, self.registry_.transform(linked.links, fam, ref).set_axis(X.index)], axis=1)
+        self.reports_, reports = fit_reports(community_reports, families, ref)
+        X = self._with_evidence(X, fam, linked.links, reports.valid if reports else None, ref)
         train = self._training_rows(fam, X, has, real, label_sources, selection_correction)
         oof = self._fit_classifier(X, train, groups)
         p_cv = self._fit_calibration(oof, train, groups)
@@ -136,6 +125,7 @@ class TargetingModel:
         )[["family_id", "source", "label", "weight", "p_raw", "p_eligible", "group"]]
         record_training(self, X, fam, mem, res, has, baseline, surveyed)
         self.training_summary_["registry_records"] = linked.lineage()
+        self.training_summary_["community_reports"] = reports.summary().to_dict() if reports else {}
         return self
 
     def _fit_welfare_prior(self, X, real, surveyed, groups) -> np.ndarray | None:
@@ -206,13 +196,11 @@ class TargetingModel:
         return X
 
     # ------------------------------------------------------------------------------------- evaluate
-    def evaluate(
-        self, families, members, *, registry_records=None, reference_date=None, group_col: str = "village_code"
-    ) -> dict:
+    def evaluate(self, families, members, *, reference_date=None, group_col: str = "village_code", **evidence) -> dict:
         """Accuracy on a held-out labelled batch: AUC (interval clustered by ``group_col``), Brier
-        and ECE of ``p_eligible`` against its survey and verification labels."""
-        kw = {"registry_records": registry_records} if registry_records is not None else {}
-        out = self.score_records(families, members, reference_date=reference_date, reasons="none", **kw)
+        and ECE of ``p_eligible`` against its survey and verification labels (``evidence``: its
+        ``registry_records`` and ``community_reports``, for a model trained with them)."""
+        out = self.score_records(families, members, reference_date=reference_date, reasons="none", **evidence)
         fam = out.validation.families.reset_index(drop=True)
         has = out.scores["n_components"].to_numpy() > 0
         real = real_consumption(fam, self.config.welfare.poverty_line)
@@ -238,19 +226,29 @@ class TargetingModel:
         return {c: bin_counts(M[:, j], self.feature_bins_[c]["edges"]) for j, c in enumerate(self.feature_names_)}
 
     # ---------------------------------------------------------------------------------------- score
-    def features(self, families, members, components=None, links=None, *, reference_date=None) -> pd.DataFrame:
+    def features(
+        self, families, members, components=None, links=None, reports=None, *, reference_date=None
+    ) -> pd.DataFrame:
         """The model's feature matrix for validated records (``components``: their `apply_rules`, if
-        known; ``links``: their linked registry records, for a model trained with them)."""
+        known; ``links``, ``reports``: their linked registry records and valid community reports,
+        for a model trained with them)."""
         X = self._status(self.builder_.transform_records(families, members, components), families)
         if self.welfare_ is not None:
             X["welfare_gap"] = self.welfare_.predict_log(X[self.welfare_.feature_names_in_]).astype(np.float32)
-        if self.registry_ is not None:
-            ev = self.registry_.transform(links, families, as_reference_date(reference_date))
-            X = pd.concat([X, ev.set_axis(X.index)], axis=1)
+        X = self._with_evidence(X, families, links, reports, as_reference_date(reference_date))
         missing = [c for c in self.feature_names_ if c not in X]
         if missing:
             raise SchemaError(f"the batch lacks features the model was trained on: {missing}")
         return X[self.feature_names_]
+
+    def _with_evidence(self, X, fam, links, reports, ref) -> pd.DataFrame:
+        """``X`` with the evidence features of the tables the model was trained with."""
+        parts = [X]
+        if self.registry_ is not None:
+            parts.append(self.registry_.transform(links, fam, ref).set_axis(X.index))
+        if self.reports_ is not None:
+            parts.append(self.reports_.transform(reports, fam, ref).set_axis(X.index))
+        return pd.concat(parts, axis=1) if len(parts) > 1 else X
 
     def _prior(self, X) -> np.ndarray | None:
         return None if self.welfare_ is None else self.prior_log_odds(X["welfare_gap"])
@@ -297,6 +295,7 @@ class TargetingModel:
         known_duplicates=None,
         registry_records=None,
         links=None,
+        community_reports=None,
     ) -> ScoreResult:
         """Validate a batch and score its valid families; the others go to the quarantine.
 
@@ -313,6 +312,8 @@ class TargetingModel:
             Records of other registries (evidence contract), linked with the model's linker; for a
             model trained with them. ``links`` instead: the batch's links, made once for a whole batch
             scored in chunks.
+        community_reports : DataFrame, optional
+            Reports from the community about the batch's families, for a model trained with them.
         """
         if reasons not in ("auto", "all", "none"):
             raise ValueError(f"reasons must be 'auto', 'all' or 'none', got {reasons!r}.")
@@ -320,36 +321,14 @@ class TargetingModel:
         res = validate_records(families, members, reference_date=ref, known_duplicates=known_duplicates)
         fam, mem = res.families.reset_index(drop=True), res.members
         linked = self.registry_.link(fam, mem, registry_records, ref, links) if self.registry_ else LinkedEvidence(None)
+        reports = score_reports(self.reports_, community_reports, families, ref)
         comps = components(fam, mem, linked.links, self.rules_)
         has = comps["has_component"].to_numpy()
-        receives = fam["receives_pkh"].to_numpy(dtype=bool)
-        X = self.features(fam, mem, comps, linked.links, reference_date=ref) if len(fam) else None
+        valid = reports.valid if reports else None
+        X = self.features(fam, mem, comps, linked.links, valid, reference_date=ref) if len(fam) else None
         p = np.where(has, self.calibrated(self.predict_proba_raw(X)), 0.0) if len(fam) else np.zeros(0)
-        contract = scores_contract()
-        scores = pd.DataFrame({c: fam[c] for c in ("family_id", *_REGION_COLUMNS, "receives_pkh")})
-        scores["n_components"] = comps["n_components"].to_numpy()
-        scores["benefit_rp"] = comps["benefit_rp"].to_numpy()
-        scores["p_eligible"] = p
-        scores["error_type"] = np.where(receives, "inclusion", "exclusion")
-        scores["error_score"] = np.where(receives, 1 - p, p)
-        need = _needs_reasons(reasons, scores["error_score"].to_numpy(), reasons_min_score)
-        scores["reasons"] = self._reasons(X, fam, receives, comps, need, language)
-        scores["model_version"] = self.model_version
-        scores["rules_version"] = self.rules_.version
-        scores = scores[list(contract.columns)].astype(contract.dtypes)
-        return ScoreResult(scores, res.quarantine, res, X, linked)
-
-    def _reasons(self, X, fam, receives, comps, need: np.ndarray, language: str) -> pd.Series:
-        out = pd.Series(pd.NA, index=range(len(fam)), dtype="string")
-        rows = np.flatnonzero(need)
-        if len(rows):
-            explainer = Explainer(self, language=language)
-            by_rule = {k: comps[k].to_numpy()[rows] for k in ("component_died", "excluded")}
-            has = comps["has_component"].to_numpy()[rows]
-            out.iloc[rows] = explainer.reasons(
-                X.iloc[rows], fam.iloc[rows], receives[rows], has, by_rule=by_rule
-            ).to_numpy()
-        return out
+        scores = scores_frame(self, fam, comps, p, X, reasons, reasons_min_score, language)
+        return ScoreResult(scores, res.quarantine, res, X, linked, reports)
 
     def score(self, families, members, *, reference_date=None, **kwargs) -> pd.DataFrame:
         """Scored-batch contract (``contract/scores.yaml``) for the valid families of a batch.
@@ -388,12 +367,3 @@ class TargetingModel:
         if source_uri:
             model.source_uri_ = source_uri
         return model
-
-
-_REGION_COLUMNS = ("province_code", "regency_code", "district_code", "village_code")
-
-
-def _needs_reasons(which: str, error_score: np.ndarray, min_score: float) -> np.ndarray:
-    if which == "none":
-        return np.zeros(len(error_score), bool)
-    return np.ones(len(error_score), bool) if which == "all" else error_score >= min_score

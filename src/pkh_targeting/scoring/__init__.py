@@ -5,13 +5,14 @@ from ._chunking import CHUNK_FAMILIES, ChunkedBatch, score_chunk
 from ._dask import score_dataset, write_partitioned
 from ._linking import link_batch, links_of
 from ._local import batch_options, score_files
-from ._publishing import LINKS, MANIFEST, read_manifest, read_scores
+from ._publishing import LINKS, MANIFEST, REPORTS, read_manifest, read_scores
 from ._summary import BatchSummary
 
 __all__ = [
     "CHUNK_FAMILIES",
     "LINKS",
     "MANIFEST",
+    "REPORTS",
     "BatchSummary",
     "ChunkedBatch",
     "batch_options",

@@ -152,13 +152,14 @@ class ChunkedBatch:
             writers[table, k].write_table(part)
 
 
-def score_chunk(model, chunk: Chunk, duplicates: BatchDuplicates | None = None, *, links=None, **options):
+def score_chunk(model, chunk: Chunk, duplicates: BatchDuplicates | None = None, **options):
     """Score one chunk; return its scores, its quarantine with input row numbers, and its summary.
 
-    ``links``: the batch's linked registry records (`link_batch`), a table or its Parquet file, of
-    which the chunk's families' rows are read."""
-    if links is not None:
-        options["links"] = links_of(links, chunk.families["family_id"])
+    ``links`` and ``community_reports`` in ``options``: the batch's (`stage_evidence`), tables or
+    Parquet files, of which the chunk's families' rows are read."""
+    for name in ("links", "community_reports"):
+        if options.get(name) is not None:
+            options[name] = links_of(options[name], chunk.families["family_id"])
     result = model.score_records(chunk.families, chunk.members, known_duplicates=duplicates, **options)
     q = result.quarantine.copy()
     for table, rows in (("families", chunk.family_rows), ("members", chunk.member_rows)):

@@ -27,7 +27,7 @@ from ..records import QUARANTINE_COLUMNS, scores_contract, standardize_columns
 from ..records.keys import BatchDuplicates, family_hash, normalize_text
 from ..records.reading import conform, parquet_files, parquet_schema
 from ._chunking import Chunk, duplicated_niks, nik_keys, score_chunk
-from ._linking import published_options, stage_links
+from ._linking import published_options, stage_evidence
 from ._local import batch_options
 from ._publishing import Staging
 from ._summary import BatchSummary
@@ -119,9 +119,7 @@ def _duplicates(dask, dd, families, members, schemas) -> BatchDuplicates:
     return BatchDuplicates(family_ids=frozenset(dup_ids.index), nik_families=duplicated_niks(pairs))
 
 
-def score_dataset(
-    model, families, members, out, *, scheduler: str | None = None, n_workers: int = 2, registry_records=None, **options
-):
+def score_dataset(model, families, members, out, *, scheduler: str | None = None, n_workers: int = 2, **options):
     """Score partitioned Parquet datasets on Dask; write ``out`` as `score_files` does.
 
     Parameters
@@ -133,11 +131,10 @@ def score_dataset(
     scheduler : str, optional
         Address of a running Dask scheduler (``tcp://host:8786``); by default a `LocalCluster` of
         ``n_workers`` single-threaded worker processes on this machine.
-    registry_records : path or DataFrame, optional
-        Records of other registries, linked once for the whole batch before the partitions are
-        scored (``links.parquet`` in ``out``, on storage the workers share).
     **options
-        For `TargetingModel.score_records`: ``reference_date``, ``language``, ``reasons``.
+        For `TargetingModel.score_records`: ``reference_date``, ``language``, ``reasons``; and
+        ``registry_records``, ``community_reports``, linked and checked once for the whole batch
+        before the partitions are scored (their files in ``out``, on storage the workers share).
 
     Returns
     -------
@@ -148,7 +145,7 @@ def score_dataset(
     schemas = parquet_schema(parquet_files(families)), parquet_schema(parquet_files(members))
     meta = pd.DataFrame({c: pd.Series(dtype=t) for c, t in scores_contract().dtypes.items()})
     staging = Staging(out)
-    linked = stage_links(model, families, members, registry_records, staging, options)
+    lineage = stage_evidence(model, families, members, staging, options)
     if scheduler:
         client_cm = distributed.Client(scheduler)
     else:
@@ -174,7 +171,7 @@ def score_dataset(
         _, quarantine, summaries = dask.compute(write, quarantine, summaries)
     staging.add_quarantine(quarantine)
     total = sum((BatchSummary(**json.loads(s)) for s in summaries["summary"]), BatchSummary())
-    return staging.publish(total, model, published_options(options, total, linked))
+    return staging.publish(total, model, published_options(options, total, lineage))
 
 
 def _quarantine_meta() -> pd.DataFrame:

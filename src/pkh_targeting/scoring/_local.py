@@ -21,7 +21,7 @@ from threadpoolctl import threadpool_limits
 from ..outputs import write_parquet
 from ..records import as_reference_date
 from ._chunking import CHUNK_FAMILIES, ChunkedBatch, score_chunk
-from ._linking import published_options, stage_links
+from ._linking import published_options, stage_evidence
 from ._publishing import Staging
 from ._summary import BatchSummary
 
@@ -35,7 +35,6 @@ def score_files(
     chunk_size: int = CHUNK_FAMILIES,
     n_jobs: int | None = None,
     progress=None,
-    registry_records=None,
     **options,
 ) -> BatchSummary:
     """Score a batch from its files into ``out`` (see the module docstring), chunk by chunk.
@@ -54,11 +53,11 @@ def score_files(
         grows with ``n_jobs * chunk_size``. The outputs do not depend on it.
     progress : callable, optional
         Called as ``progress(chunks_done, chunks_total)``.
-    registry_records : path or DataFrame, optional
-        Records of other registries (evidence contract), for a model trained with them: linked once
-        for the whole batch (``links.parquet`` and ``evidence_quarantine.csv`` in ``out``).
     **options
-        For `TargetingModel.score_records`: ``reference_date``, ``language``, ``reasons``.
+        For `TargetingModel.score_records`: ``reference_date``, ``language``, ``reasons``; and
+        ``registry_records``, ``community_reports`` (paths or tables, for a model trained with them),
+        linked and checked once for the whole batch (``links.parquet``, ``community_reports.parquet``
+        and ``evidence_quarantine.csv`` in ``out``).
 
     Returns
     -------
@@ -66,7 +65,7 @@ def score_files(
     """
     options = batch_options(options)
     staging = Staging(out)
-    linked = stage_links(model, families, members, registry_records, staging, options)
+    lineage = stage_evidence(model, families, members, staging, options)
     batch = ChunkedBatch(families, members, chunk_size, workdir=staging.path / "chunks")
     summary = BatchSummary()
     if progress:
@@ -78,7 +77,7 @@ def score_files(
         if progress:
             progress(k + 1, len(batch))
     shutil.rmtree(staging.path / "chunks", ignore_errors=True)
-    return staging.publish(summary, model, published_options(options, summary, linked))
+    return staging.publish(summary, model, published_options(options, summary, lineage))
 
 
 def batch_options(options: dict) -> dict:

@@ -29,7 +29,7 @@ from ..records.lineage import file_sha256
 from ._summary import BatchSummary
 
 MANIFEST = "_batch.json"
-LINKS, EVIDENCE_QUARANTINE = "links.parquet", "evidence_quarantine.csv"
+LINKS, REPORTS, EVIDENCE_QUARANTINE = "links.parquet", "community_reports.parquet", "evidence_quarantine.csv"
 MANIFEST_FORMAT = "pkh-targeting-batch/1"
 _MERGE_FILES = 200
 
@@ -53,14 +53,14 @@ class Staging:
             path = self.path / "quarantine" / f"part-{len(list((self.path / 'quarantine').iterdir())):05d}.csv"
             neutralize_formulas(q).to_csv(path, header=False, index=False, encoding="utf-8")
 
-    def add_links(self, linked) -> Path:
-        """Write a batch's links (``links.parquet``) and the quarantine of its registry records
-        (``evidence_quarantine.csv``); `publish` moves them into place. Returns the links' path."""
-        write_parquet(linked.links, self.path / LINKS, index=False)
-        neutralize_formulas(linked.quarantine).to_csv(
-            self.path / EVIDENCE_QUARANTINE, index=False, encoding="utf-8-sig"
-        )
-        return self.path / LINKS
+    def add_table(self, table: pd.DataFrame, name: str) -> Path:
+        """Write a table of the batch's evidence (its links, its valid reports); `publish` moves it
+        into place. Returns its path."""
+        return write_parquet(table, self.path / name, index=False)
+
+    def add_evidence_quarantine(self, q: pd.DataFrame) -> None:
+        """The quarantine of the batch's evidence tables (``evidence_quarantine.csv``)."""
+        neutralize_formulas(q).to_csv(self.path / EVIDENCE_QUARANTINE, index=False, encoding="utf-8-sig")
 
     def _merge_quarantine(self) -> None:
         """quarantine.csv: the chunks' quarantines merged by table and input row, as for a batch in one piece."""
@@ -81,7 +81,7 @@ class Staging:
         self.out.mkdir(parents=True, exist_ok=True)
         old = self.path / "previous"
         old.mkdir()
-        evidence = [n for n in (LINKS, EVIDENCE_QUARANTINE) if (self.path / n).exists()]
+        evidence = [n for n in (LINKS, REPORTS, EVIDENCE_QUARANTINE) if (self.path / n).exists()]
         for name in ("quarantine.csv", "scores.parquet", *evidence):
             if (self.out / name).exists():
                 os.replace(self.out / name, old / name)

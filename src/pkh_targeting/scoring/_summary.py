@@ -28,8 +28,9 @@ class BatchSummary:
     bins : dict
         Feature -> counts in the model's training bins, for drift.
     evidence : dict
-        The registry records that went in: SHA-256 of the file, rows read and quarantined, records
-        linked per source and method (never the records).
+        The evidence tables that went in (``registry_records``, ``community_reports``): SHA-256 of
+        the file, rows read and quarantined, records linked per source and method, reports per kind
+        (never the records).
     outputs : list of Path
         Files written, and ``scores_path`` the scores folder, once the batch is published.
     """
@@ -103,5 +104,5 @@ class BatchSummary:
             "quarantined_rows": self.quarantined,
             "problems_by_rule": self.rules,
             "input": self.data_fingerprint(),
-            **({"registry_records": self.evidence} if self.evidence else {}),
+            **self.evidence,
         }

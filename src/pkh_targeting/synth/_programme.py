@@ -41,6 +41,9 @@ class Mechanisms:
         misjudgement rate (0.05).
     survey_share : float, default=0.04
         Random share of families with measured consumption.
+    report_check_share : float, default=0.4
+        Share of the families named in an objection, a proposal or a meeting's request to drop them
+        that the office verifies.
     death_rate : float, default=0.06
         Share of members aged 70 or more who died since the registry round (a sixth of it at 50-69,
         a fortieth below); the registry still lists them, Dukcapil records most of the deaths.
@@ -58,6 +61,7 @@ class Mechanisms:
     field_error_rate: float = 0.05
     survey_share: float = 0.04
     death_rate: float = 0.06
+    report_check_share: float = 0.4
 
 
 def assign_beneficiaries(t: pd.DataFrame, rng: np.random.Generator, m: Mechanisms, desil_cutoff: int) -> pd.DataFrame:

@@ -18,6 +18,7 @@ from ._identity import DEFECTS, inject_defects, make_addresses, make_names, make
 from ._people import make_composition, make_members
 from ._programme import Mechanisms, assign_beneficiaries, outcome_samples
 from ._regions import make_regions
+from ._reports import community_reports
 
 # BPS, Susenas March 2025 (shared DOMAIN.md)
 POVERTY_LINE = {"urban": 629_561, "rural": 580_349}
@@ -36,13 +37,17 @@ class Registry:
     seed: int
     registry_records: pd.DataFrame | None = None
     record_truth: pd.DataFrame | None = None
+    community_reports: pd.DataFrame | None = None
+    report_truth: pd.DataFrame | None = None
 
     def write(self, out_dir) -> Path:
-        """Write ``families.parquet``, ``members.parquet``, ``registry_records.parquet`` (evidence
-        contract) and the truth (``truth.parquet``, ``record_truth.parquet``) to ``out_dir``."""
+        """Write ``families.parquet``, ``members.parquet``, ``registry_records.parquet`` and
+        ``community_reports.parquet`` (evidence contract) and the truth (``truth.parquet``,
+        ``record_truth.parquet``, ``report_truth.parquet``) to ``out_dir``."""
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
-        for name in ("families", "members", "truth", "registry_records", "record_truth"):
+        evidence = ("registry_records", "record_truth", "community_reports", "report_truth")
+        for name in ("families", "members", "truth", *evidence):
             if getattr(self, name) is not None:
                 getattr(self, name).to_parquet(out / f"{name}.parquet", index=False)
         return out
@@ -129,7 +134,9 @@ def generate_registry(
     prog = assign_beneficiaries(inputs, rng, m, rules.desil_cutoff)
     receives = prog.receives_pkh.to_numpy()
     died, comps, eligible = _today(mem, family_id, desil, rules, m.death_rate, seed)
-    verified, outcome, surveyed, why_verified = outcome_samples(receives, eligible, rng, m)
+    verified, outcome, surveyed, why_verified, reports, report_truth = _outcomes(
+        family_id, v.village_code.to_numpy(), receives, eligible, ref, seed, rng, m
+    )
     mem["health_insurance"] = _health_insurance(mem, prog, w, rng)[fam_idx]
     head_names = _identities(mem, v, ref, seed, rng)
     status = pd.DataFrame(
@@ -144,13 +151,28 @@ def generate_registry(
     members = mem[list(load_contract()["members"].columns)].astype({"family_id": "string"}).reset_index(drop=True)
     truth = _truth(family_id, consumption, line, desil, comps, eligible, prog, verified, why_verified, surveyed)
     truth["n_died"] = np.bincount(fam_idx[died], minlength=n_families)
-    ranked = families.assign(consumption=consumption, rank=pd.Series(consumption / line).rank(pct=True).to_numpy())
-    records, record_truth = registry_records(mem, ranked, died, ref, seed, v.regency_code.unique())
+    records, record_truth = _records(mem, families, consumption, line, died, ref, seed, v)
     defect = inject_defects(families, members, defect_rate, rng)
     truth["defect"], truth["defect_rule"] = (
         pd.array(d.to_numpy(), dtype="string") for d in (defect, defect.map(DEFECTS))
     )
-    return Registry(families, members, truth, ref, seed, records, record_truth)
+    return Registry(families, members, truth, ref, seed, records, record_truth, reports, report_truth)
+
+
+def _records(mem, families, consumption, line, died, ref, seed: int, v: pd.DataFrame):
+    """Records other registries hold about the people, from the families' true welfare rank."""
+    ranked = families.assign(consumption=consumption, rank=pd.Series(consumption / line).rank(pct=True).to_numpy())
+    return registry_records(mem, ranked, died, ref, seed, v.regency_code.unique())
+
+
+def _outcomes(family_id, villages, receives, eligible, ref, seed: int, rng, m: Mechanisms):
+    """Verification and survey samples, and community reports (a stream of their own), a share of the
+    families they name verified too."""
+    verified, outcome, surveyed, why = outcome_samples(receives, eligible, rng, m)
+    reports, truth, checked = community_reports(
+        family_id, villages, receives, eligible, ref, seed, m.report_check_share
+    )
+    return verified | checked, outcome, surveyed, np.where(checked & ~verified, "report", why), reports, truth
 
 
 def _today(mem: pd.DataFrame, family_id, desil, rules, death_rate: float, seed: int):

@@ -112,8 +112,8 @@ def log_training(
 
     ``families`` and ``members`` are the training records (as exported or validated), of which a
     sample is validated for the SHAP plots; none of their rows is stored. ``holdout``, a labelled
-    ``(families, members)`` batch the model has not seen (``(families, members, registry_records)``
-    for a model trained with records of other registries), adds held-out metrics (``holdout.*``).
+    ``(families, members)`` batch the model has not seen (``(families, members, registry_records,
+    community_reports)`` for a model trained with them), adds held-out metrics (``holdout.*``).
     Ages refer to ``reference_date``. ``register`` registers the model under that name (alias
     ``alias``; ``champion`` too for the first version).
     """
@@ -128,8 +128,9 @@ def log_training(
         mlflow.set_tags(tags)
         mlflow.log_metrics({f"cv.{k}": float(v) for k, v in model.cv_metrics_.items() if np.isfinite(v)})
         if holdout is not None:
-            records = holdout[2] if len(holdout) > 2 else None
-            held = model.evaluate(*holdout[:2], registry_records=records, reference_date=reference_date)
+            names = ("registry_records", "community_reports")
+            evidence = {n: v for n, v in zip(names, holdout[2:]) if v is not None}
+            held = model.evaluate(*holdout[:2], reference_date=reference_date, **evidence)
             mlflow.log_metrics({f"holdout.{k}": float(v) for k, v in held.items() if np.isfinite(v)})
         _log_evidence(model, families, members, reference_date, tmp)
         model_dir = model.save(tmp / "targeting_model", model_version=f"run:{run.info.run_id}")

@@ -7,9 +7,11 @@ from ._field_lists import HEADERS, RESULT_CODES, field_table, public_list, write
 from ._forms import write_field_form
 from ._lists import Lists, make_lists, read_feedback, read_ranked
 from ._ranking import benefit_at_stake, rank_for_verification, summarize_lists
+from ._reports import QUEUE_COLUMNS, rank_reports
 
 __all__ = [
     "HEADERS",
+    "QUEUE_COLUMNS",
     "RESULT_CODES",
     "Lists",
     "audit_margins",
@@ -25,6 +27,7 @@ __all__ = [
     "outcomes_for_retraining",
     "public_list",
     "rank_for_verification",
+    "rank_reports",
     "read_feedback",
     "read_ranked",
     "read_results",

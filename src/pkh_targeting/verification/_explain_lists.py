@@ -11,7 +11,15 @@ from ..scoring import links_of
 
 
 def explain_lists(
-    ranked: pd.DataFrame, model, families, members, *, links=None, reference_date=None, language: str = "id"
+    ranked: pd.DataFrame,
+    model,
+    families,
+    members,
+    *,
+    links=None,
+    community_reports=None,
+    reference_date=None,
+    language: str = "id",
 ):
     """``ranked`` with reasons for its families that have none: those scored with ``reasons="none"``,
     or under ``reasons_min_score`` (most of the audit sample).
@@ -19,8 +27,8 @@ def explain_lists(
     Only their records are taken from the batch (``families``, ``members``: the tables, or their files,
     of which only these rows are read) and scored again, with reasons, by ``model``, which must be the
     model that scored them, on the same ``reference_date`` (the scores manifest records it), with the
-    batch's ``links`` (``links.parquet`` written by `score_files`, or the table) for a model trained
-    with records of other registries.
+    batch's ``links`` and ``community_reports`` (the files `score_files` wrote, or tables) for a model
+    trained with them.
 
     Raises
     ------
@@ -37,7 +45,8 @@ def explain_lists(
         raise ValueError(f"the lists were scored by {', '.join(versions)}, not by {model.model_version}.")
     ids = ranked.loc[need, "family_id"]
     fam, mem = (records_of(records, t, ids) for records, t in ((families, "families"), (members, "members")))
-    kw = {"links": links_of(links, ids)} if links is not None else {}
+    evidence = {"links": links, "community_reports": community_reports}
+    kw = {k: links_of(v, ids) for k, v in evidence.items() if v is not None}
     again = model.score_records(fam, mem, reference_date=reference_date, reasons="all", language=language, **kw).scores
     again = again.set_index("family_id").reindex(ids)
     lost = ids[again["error_score"].isna().to_numpy()]

@@ -22,7 +22,7 @@ import pandas as pd
 from ..explain import evidence_summary
 from ..outputs import atomic_path, write_csv, write_parquet
 from ..records import read_records_of, read_table
-from ..scoring import LINKS, links_of, read_manifest, read_scores
+from ..scoring import LINKS, REPORTS, links_of, read_manifest, read_scores
 from ._audit import audit_margins, audit_share_for_margin
 from ._explain_lists import explain_lists
 from ._feedback import bad_results, estimate_errors, outcomes_for_retraining, read_results
@@ -88,8 +88,8 @@ def make_lists(
         (`explain_lists`), on ``reference_date`` or the one the scores' manifest records.
     links : path or DataFrame, optional
         The batch's linked registry records, for a model trained with them; by default the
-        ``links.parquet`` that `score_files` wrote next to ``scores``, if there is one. The field
-        lists get an evidence column from them.
+        ``links.parquet`` that `score_files` wrote next to ``scores``, if there is one (and its
+        ``community_reports.parquet`` likewise). The field lists get an evidence column from them.
     audit_margin : float, optional
         Size the audit sample by precision instead of ``audit_share``: the sample that estimates
         leakage and undercoverage within this margin at ``confidence`` (`audit_share_for_margin`).
@@ -109,11 +109,12 @@ def make_lists(
             s, budget, audit_margin, confidence=confidence, inclusion_share=share
         )
     ranked = rank_for_verification(s, budget, **ranking)
-    links = _batch_links(scores) if links is None else links
+    links = _batch_file(scores, LINKS) if links is None else links
     if model is not None:
         reference_date = reference_date or read_manifest(scores).get("reference_date")
+        evidence = {"links": links, "community_reports": _batch_file(scores, REPORTS)}
         ranked = explain_lists(
-            ranked, model, families, members, links=links, reference_date=reference_date, language=language
+            ranked, model, families, members, reference_date=reference_date, language=language, **evidence
         )
     if links is not None:
         ranked["evidence"] = evidence_summary(
@@ -135,11 +136,11 @@ def make_lists(
     return Lists(ranked, summary, audit, paths)
 
 
-def _batch_links(scores):
-    """The ``links.parquet`` next to a scored batch's ``scores.parquet``, or None."""
+def _batch_file(scores, name: str):
+    """An evidence file `score_files` wrote next to a scored batch's ``scores.parquet``, or None."""
     if isinstance(scores, pd.DataFrame):
         return None
-    path = Path(scores).parent / LINKS
+    path = Path(scores).parent / name
     return path if path.is_file() else None
 
 

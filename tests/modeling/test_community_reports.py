@@ -1,0 +1,139 @@
+"""Community reports in the model (usul, sanggah, village meetings) and the report queue."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import REF
+from pkh_targeting import TargetingModel, generate_registry, rank_reports, validate_evidence
+from pkh_targeting.exceptions import DataQualityWarning
+from pkh_targeting.explain import load_templates, report_texts
+from pkh_targeting.features import ReportFeatures
+from pkh_targeting.verification import QUEUE_COLUMNS
+
+
+@pytest.fixture(scope="module")
+def reports_train():
+    """Reports are few per family: the model needs a larger registry to learn how reliable they are."""
+    return generate_registry(15_000, seed=13, regions_seed=0, reference_date=REF)
+
+
+@pytest.fixture(scope="module")
+def reports_model(reports_train):
+    reg = reports_train
+    return TargetingModel(cv={"n_splits": 3}).fit(
+        reg.families, reg.members, community_reports=reg.community_reports, reference_date=REF
+    )
+
+
+@pytest.fixture(scope="module")
+def unseen():
+    return generate_registry(8_000, seed=9, regions_seed=0, reference_date=REF)
+
+
+def _top(scores, truth, kind):
+    s = scores.merge(truth[["family_id", f"{kind}_error"]], on="family_id")
+    s = s[s["error_type"] == kind]
+    if kind == "inclusion":
+        s = s[s["n_components"] > 0]
+    return s.nlargest(int(0.1 * len(s)), "error_score")[f"{kind}_error"].mean()
+
+
+def test_the_reports_make_the_lists_better_on_an_unseen_population(reports_model, reports_train, unseen):
+    reg = reports_train
+    plain = TargetingModel(cv={"n_splits": 3}).fit(reg.families, reg.members, reference_date=REF)
+    kw = {"reference_date": REF, "reasons": "none"}
+    with_reports = reports_model.score(
+        unseen.families, unseen.members, community_reports=unseen.community_reports, **kw
+    )
+    without = plain.score(unseen.families, unseen.members, **kw)
+    gain = {k: _top(with_reports, unseen.truth, k) - _top(without, unseen.truth, k) for k in ("inclusion", "exclusion")}
+    assert gain["inclusion"] + gain["exclusion"] >= 0.02 and min(gain.values()) >= -0.01, gain
+
+
+@pytest.mark.parametrize(
+    "language, texts",
+    [
+        ("id", ("Sanggah warga lewat Cek Bansos, dengan foto: keluarga dinilai mampu",
+                "Usul dari RT/RW: kehilangan pekerjaan")),
+        ("en", ("Objection through Cek Bansos, with a photo: the family is said to be well off",
+                "Proposal through the RT/RW head: lost a job or income")),
+    ],
+)  # fmt: skip
+def test_reasons_say_who_reported_what(language, texts):
+    features = ReportFeatures()
+    reports = pd.DataFrame(
+        {
+            "report_id": ["1", "2", "3"],
+            "family_id": ["A", "A", "B"],
+            "kind": ["sanggah", "sanggah", "usul"],
+            "channel": ["cek_bansos", "cek_bansos", "rt_rw"],
+            "grounds": ["well_off", "well_off", "lost_income"],
+            "evidence_photo": [True, False, None],
+            "reporter_in_village": [True, True, False],
+            "reported_on": pd.to_datetime(["2025-05-01", "2025-06-01", "2025-06-15"]),
+        }
+    )
+    X = features.transform(reports, pd.DataFrame({"family_id": ["A", "B", "C"]}), REF)
+    t = load_templates()["reports"]
+    assert report_texts("sanggah", X.iloc[[0]], t, language)[0] == texts[0]
+    assert report_texts("usul", X.iloc[[1]], t, language)[0] == texts[1]
+    assert report_texts("sanggah", X.iloc[[2]], t, language)[0] == t["kinds"]["sanggah"][f"{language}_none"]
+    assert (
+        X.loc[0, "rep_sanggah_n"] == 2 and X.loc[0, "rep_sanggah_photo_n"] == 1 and X.loc[0, "rep_sanggah_days"] == 30
+    )
+
+
+def test_proposals_are_reasons_in_scored_batches(reports_model, unseen):
+    scores = reports_model.score(
+        unseen.families, unseen.members, community_reports=unseen.community_reports, reference_date=REF
+    )
+    assert scores["reasons"].dropna().str.contains("Usul dari", regex=False).any()
+
+
+def test_scoring_without_the_reports_warns(reports_model, unseen):
+    with pytest.warns(DataQualityWarning, match="community_reports"):
+        out = reports_model.score_records(unseen.families.head(200), unseen.members, reference_date=REF)
+    rep = [c for c in out.features.columns if c.startswith("rep_")]
+    assert rep and out.features[rep].isna().all().all()
+
+
+def test_bad_reports_are_quarantined_each_with_its_reason(unseen):
+    rep = unseen.community_reports.head(100).copy()
+    rep = rep.astype({"kind": object, "reported_on": object})
+    rep.loc[0, "kind"] = "complaint"
+    rep.loc[1, "channel"] = None
+    rep.loc[2, "family_id"] = "KK-NOT-IN-BATCH"
+    rep.loc[3, "reported_on"] = "kemarin"
+    rep.loc[4, "report_id"] = rep.loc[5, "report_id"]
+    res = validate_evidence(rep, "community_reports", families=unseen.families, reference_date=REF)
+    q = res.quarantine.set_index("row")
+    assert q.loc[0, "rule"] == "codes" and q.loc[1, "rule"] == "not_null" and q.loc[2, "rule"] == "unknown_family"
+    assert q.loc[3, "rule"] == "dtype" and q.loc[5, "rule"] == "duplicate_key"
+    assert len(res.valid) + q.index.nunique() == len(rep)
+
+
+def test_the_report_queue_keeps_the_budget_and_orders_by_worth(reports_model, unseen):
+    scores = reports_model.score(
+        unseen.families, unseen.members, community_reports=unseen.community_reports, reference_date=REF, reasons="none"
+    )
+    reports = unseen.community_reports
+    for budget, share in ((40, 0.1), (7, 0.0), (5000, 0.2)):
+        queue = rank_reports(scores, reports, budget, audit_share=share, reference_date=REF)
+        assert list(queue.columns) == QUEUE_COLUMNS and len(queue) <= budget and queue["family_id"].is_unique
+        ranked = queue[~queue["audit"]]
+        assert np.allclose(ranked["expected_value_rp"], ranked["p_report_right"] * ranked["benefit_at_stake_rp"])
+    queue = rank_reports(scores, reports, 40, reference_date=REF)
+    assert queue["audit"].sum() == 4 and (queue.loc[queue["audit"], "selection_probability"] < 1).all()
+    s = scores.set_index("family_id").loc[queue["family_id"]]
+    # an objection only about a beneficiary, a proposal only about a family left out; confirmations never
+    kinds = queue["kinds"].str.split(";")
+    assert all(
+        ({"sanggah", "musdes_drop"} >= set(k)) if r else (set(k) == {"usul"}) for k, r in zip(kinds, s["receives_pkh"])
+    )
+    # with one unit, the ranked visits are the families worth most
+    one = scores.assign(district_code="one")
+    top = rank_reports(one, reports, 30, audit_share=0, reference_date=REF)
+    all_open = rank_reports(one, reports, 100_000, audit_share=0, reference_date=REF)
+    assert top["family_id"].tolist() == all_open["family_id"].head(30).tolist()
+    assert top["expected_value_rp"].is_monotonic_decreasing
