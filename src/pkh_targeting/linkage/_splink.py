@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import logging
+from pathlib import Path
 
 import duckdb
 import pandas as pd
@@ -142,7 +143,12 @@ def db_api(engine: str = "duckdb", *, spark_master: str | None = None, threads: 
         except ImportError as exc:
             needs = "the Spark engine needs pyspark and Java: pip install 'pkh-targeting[spark]'"
             raise EngineUnavailable(needs) from exc
-        builder = SparkSession.builder.appName("pkh-targeting-link")
+        import pyspark
+
+        # Splink's string similarity functions (Jaro-Winkler, Damerau-Levenshtein) as Spark UDFs
+        jar = "0.2.1_spark4.x" if int(pyspark.__version__.split(".")[0]) >= 4 else "0.1.2_spark3.x"
+        jar = Path(splink.__file__).parent / "internals" / "files" / "spark_jars" / f"scala-udf-similarity-{jar}.jar"
+        builder = SparkSession.builder.appName("pkh-targeting-link").config("spark.jars", str(jar))
         try:
             spark = (builder.master(spark_master) if spark_master else builder).getOrCreate()
         except Exception as exc:  # no Java, or no cluster at that address
