@@ -8,8 +8,10 @@ typo leaves the others whole), regency with birth date or name, birth date with 
 
 from __future__ import annotations
 
-import copy
+import json
 import logging
+import re
+import tempfile
 from pathlib import Path
 
 import duckdb
@@ -24,17 +26,28 @@ MIN_EM_PAIRS = 200
 EM_PAIRS = 500_000
 # NIK parts: region (1-6), day (7-8), month (9-10), year (11-12), serial (13-16)
 _NIK_PARTS = {"region": (1, 6), "day": (7, 2), "month": (9, 2), "year": (11, 2), "serial": (13, 4)}
+
+
+def _rule(columns: list[str], equalities: list[str]) -> str:
+    """A blocking rule that is false, never null, where a column is missing: Spark excludes the pairs
+    of earlier rules with NOT (rule), and NOT (null) would drop every pair of a record without a NIK."""
+    present = [f"l.{c} is not null and r.{c} is not null" for c in columns]
+    return " and ".join(present + equalities)
+
+
 _BLOCKING = [
     # the NIK whole but for one part: a typo, or two in one part
     *(
-        " and ".join(
-            f"substr(l.nik, {i}, {n}) = substr(r.nik, {i}, {n})" for p, (i, n) in _NIK_PARTS.items() if p != skip
+        _rule(
+            ["nik"],
+            [f"substr(l.nik, {i}, {n}) = substr(r.nik, {i}, {n})" for p, (i, n) in _NIK_PARTS.items() if p != skip],
         )
         for skip in _NIK_PARTS
     ),
-    "l.regency_code = r.regency_code and l.birth_date = r.birth_date",
-    "l.regency_code = r.regency_code and l.name_norm = r.name_norm",
-    "l.birth_date = r.birth_date and l.name_key = r.name_key",
+    *(
+        _rule(cols, [f"l.{c} = r.{c}" for c in cols])
+        for cols in (["regency_code", "birth_date"], ["regency_code", "name_norm"], ["birth_date", "name_key"])
+    ),
 ]
 # EM sessions: each blocks on some columns and estimates the others
 _EM_BLOCKS = [
@@ -46,7 +59,7 @@ _EM_BLOCKS = [
 
 def _null(col: str) -> dict:
     return {
-        "sql_condition": f'"{col}_l" IS NULL OR "{col}_r" IS NULL',
+        "sql_condition": f"{col}_l IS NULL OR {col}_r IS NULL",  # unquoted: Spark reads "x" as text
         "label_for_charts": "null",
         "is_null_level": True,
     }
@@ -155,13 +168,32 @@ def db_api(engine: str = "duckdb", *, spark_master: str | None = None, threads: 
             raise EngineUnavailable(
                 f"cannot start a Spark session ({exc}); is Java installed and the master reachable?"
             ) from exc
+        if spark.sparkContext.getCheckpointDir() is None:  # Splink checkpoints to break lineage
+            spark.sparkContext.setCheckpointDir(tempfile.mkdtemp(prefix="pkh-spark-"))
         return splink.SparkAPI(spark_session=spark)  # an attribute, so that DuckDB alone needs no pyspark
     raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}.")
 
 
+_JARO_WINKLER = {"duckdb": "jaro_winkler_similarity", "spark": "jaro_winkler"}
+
+
+def for_dialect(model: dict, dialect: str) -> dict:
+    """The model's SQL in ``dialect``: the one function named differently (Jaro-Winkler) renamed, so
+    that a model trained on DuckDB links on Spark and back."""
+    text = re.sub(r"\bjaro_winkler(?:_similarity)?\(", f"{_JARO_WINKLER[dialect]}(", json.dumps(model))
+    return {**json.loads(text), "sql_dialect": dialect} if "sql_dialect" in model else json.loads(text)
+
+
 def _linker(api, left: pd.DataFrame, right: pd.DataFrame, model: dict):
-    sdf = [api.register(left, dataset_display_name="members"), api.register(right, dataset_display_name="records")]
-    return Linker(sdf, copy.deepcopy(model), log_level=None)
+    dialect = api.sql_dialect.sql_dialect_str
+    model = for_dialect(model, dialect)
+    if dialect == "spark":  # pyspark reads pandas 3's missing strings as values: hand it None
+        left, right = (t.astype(object).where(t.notna(), None) for t in (left, right))
+        for name in ("members", "records"):  # the session outlives a linker: last run's tables go
+            api.spark.catalog.dropTempView(name)
+    # the names take part in Splink's seeded sampling of pairs: fixed, so that a seed gives one model
+    sdf = [api.register(t, dataset_display_name=name) for t, name in ((left, "members"), (right, "records"))]
+    return Linker(sdf, model, log_level=None)
 
 
 def train(left: pd.DataFrame, right: pd.DataFrame, *, seed: int = 0, engine: str = "duckdb", **engine_kw) -> dict:
