@@ -9,17 +9,6 @@ from ..records.keys import nik_birth_date, normalize_text
 
 # honorifics and degrees written before a name; degrees after it follow a comma and are cut there
 _TITLES = r"^(?:(?:H|HJ|HAJI|HAJJAH|DR|DRS|DRA|IR|PROF|KH)\.?\s+)+"
-LINK_COLUMNS = [
-    "unique_id",
-    "nik",
-    "name_norm",
-    "name_key",
-    "birth_date",
-    "birth_date_swapped",
-    "birth_year",
-    "sex",
-    "regency_code",
-]
 
 
 def normalize_name(names) -> pd.Series:
