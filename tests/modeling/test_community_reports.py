@@ -5,11 +5,20 @@ import pandas as pd
 import pytest
 
 from conftest import REF
-from pkh_targeting import TargetingModel, generate_registry, rank_reports, validate_evidence
+from pkh_targeting import (
+    TargetingModel,
+    generate_registry,
+    make_lists,
+    rank_reports,
+    read_feedback,
+    score_files,
+    validate_evidence,
+)
 from pkh_targeting.exceptions import DataQualityWarning
 from pkh_targeting.explain import load_templates, report_texts
 from pkh_targeting.features import ReportFeatures
-from pkh_targeting.verification import QUEUE_COLUMNS
+from pkh_targeting.verification import QUEUE_COLUMNS, report_outcomes
+from pkh_targeting.verification._reports import CLAIMS
 
 
 @pytest.fixture(scope="module")
@@ -137,3 +146,37 @@ def test_the_report_queue_keeps_the_budget_and_orders_by_worth(reports_model, un
     all_open = rank_reports(one, reports, 100_000, audit_share=0, reference_date=REF)
     assert top["family_id"].tolist() == all_open["family_id"].head(30).tolist()
     assert top["expected_value_rp"].is_monotonic_decreasing
+
+
+def test_the_lists_mark_the_visits_that_answer_a_report_and_feedback_closes_them(reports_model, tmp_path):
+    reg = generate_registry(3_000, seed=17, regions_seed=0, reference_date=REF)
+    files = reg.write(tmp_path / "batch")
+    fam, mem = files / "families.parquet", files / "members.parquet"
+    out = tmp_path / "scores"
+    score_files(reports_model, fam, mem, out, community_reports=files / "community_reports.parquet", reference_date=REF)
+    lists = make_lists(out / "scores.parquet", fam, 300, tmp_path / "lists", members=mem, public_lists=False)
+    ranked = lists.ranked
+    answered = ranked.dropna(subset=["report_ids"])
+    assert len(answered)
+    reports = reg.community_reports.set_index("report_id")
+    for _, row in answered.iterrows():  # each marked report is about the family and claims its possible error
+        for rid in row["report_ids"].split(";"):
+            assert reports.loc[rid, "family_id"] == row["family_id"]
+            assert CLAIMS[reports.loc[rid, "kind"]] == row["error_type"]
+    # a visit that found what the report claimed confirms it; the opposite rejects it
+    fid = answered["family_id"].iloc[:2].tolist()
+    found = {"inclusion": "not eligible", "exclusion": "eligible"}
+    first, second = answered.iloc[0], answered.iloc[1]
+    results = pd.DataFrame({"family_id": fid, "result": [found[first["error_type"]], "moved"]})
+    closed = report_outcomes(ranked, results).set_index("report_id")["result"]
+    assert set(closed.loc[first["report_ids"].split(";")]) == {"confirmed"}
+    assert set(closed.loc[second["report_ids"].split(";")]) == {"moved"}
+    other = {"inclusion": "eligible", "exclusion": "not eligible"}[first["error_type"]]
+    flipped = report_outcomes(ranked, results.assign(result=[other, "moved"])).set_index("report_id")["result"]
+    assert set(flipped.loc[first["report_ids"].split(";")]) == {"rejected"}
+    # feedback writes them beside verified_outcomes.csv
+    returned = tmp_path / "returned.csv"
+    pd.DataFrame({"family_id": fid, "result": [found[first["error_type"]], "moved"]}).to_csv(returned, index=False)
+    read_feedback(tmp_path / "lists", returned)
+    written = pd.read_csv(tmp_path / "lists" / "report_outcomes.csv", encoding="utf-8-sig")
+    assert set(written.columns) == {"report_id", "result"} and "confirmed" in set(written["result"])

@@ -55,6 +55,11 @@ def friendly(func):
     return wrapper
 
 
+# With the [spark] extra installed, pandera loads pyspark.pandas on its first validation, and pyspark
+# warns that it does not fully support pandas 3: not the user's concern, the linkage hands Spark
+# plain objects. The command line silences that one message; the library leaves filters alone.
+warnings.filterwarnings("ignore", "PySpark does not yet fully support pandas", FutureWarning)
+
 ReferenceDate = Annotated[str | None, typer.Option(help="Date ages refer to (YYYY-MM-DD); today by default.")]
 RegistryRecords = Annotated[
     Path | None,

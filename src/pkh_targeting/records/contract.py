@@ -8,12 +8,16 @@ dtypes and documentation are built from them.
 from __future__ import annotations
 
 import re
+import warnings
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
-import pandera.pandas as pa
 import yaml
+
+with warnings.catch_warnings():  # with the [spark] extra, pandera imports pyspark.pandas, which warns about pandas 3
+    warnings.filterwarnings("ignore", "PySpark does not yet fully support pandas", FutureWarning)
+    import pandera.pandas as pa
 
 TABLES = ("families", "members")
 EVIDENCE_TABLES = ("registry_records", "community_reports")

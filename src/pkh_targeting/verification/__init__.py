@@ -7,7 +7,7 @@ from ._field_lists import HEADERS, RESULT_CODES, field_table, public_list, write
 from ._forms import write_field_form
 from ._lists import Lists, make_lists, read_feedback, read_ranked
 from ._ranking import benefit_at_stake, rank_for_verification, summarize_lists
-from ._reports import QUEUE_COLUMNS, rank_reports
+from ._reports import QUEUE_COLUMNS, rank_reports, report_outcomes, reports_answered
 
 __all__ = [
     "HEADERS",
@@ -28,6 +28,8 @@ __all__ = [
     "public_list",
     "rank_for_verification",
     "rank_reports",
+    "report_outcomes",
+    "reports_answered",
     "read_feedback",
     "read_ranked",
     "read_results",

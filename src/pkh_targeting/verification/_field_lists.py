@@ -28,6 +28,7 @@ FIELD_COLUMNS = [
     "benefit_at_stake_rp",
     "reasons",
     "evidence",
+    "report_ids",
     "audit",
     "result",
     "notes",
@@ -47,6 +48,7 @@ HEADERS = {
         "benefit_at_stake_rp": "Bantuan per tahun (Rp)",
         "reasons": "Alasan",
         "evidence": "Data instansi lain",
+        "report_ids": "Laporan warga",
         "audit": "Sampel acak",
         "result": "Hasil kunjungan",
         "notes": "Catatan",
@@ -63,6 +65,7 @@ HEADERS = {
         "benefit_at_stake_rp": "Yearly benefit (Rp)",
         "reasons": "Reasons",
         "evidence": "Other registries",
+        "report_ids": "Community reports",
         "audit": "Random audit",
         "result": "Visit result",
         "notes": "Notes",
@@ -96,7 +99,8 @@ def field_table(ranked: pd.DataFrame, families: pd.DataFrame, *, language: str =
     t["list"] = t["list"].map(VALUES[language])
     t["audit"] = t["audit"].map(VALUES[language])
     t["error_score"] = t["error_score"].round(3)
-    t["evidence"] = t["evidence"].fillna("") if "evidence" in t else ""
+    for col in ("evidence", "report_ids"):  # present when the batch came with them
+        t[col] = t[col].fillna("") if col in t else ""
     t["result"] = ""
     t["notes"] = ""
     return t[FIELD_COLUMNS + ["district_code", "regency_code"]]

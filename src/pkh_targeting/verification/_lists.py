@@ -29,6 +29,7 @@ from ._feedback import bad_results, estimate_errors, outcomes_for_retraining, re
 from ._field_lists import VISIT_COLUMNS, write_field_lists, write_public_lists
 from ._forms import write_field_form
 from ._ranking import rank_for_verification, summarize_lists
+from ._reports import report_outcomes, reports_answered
 
 RANKED = "ranked.parquet"
 SUMMARY = "summary.csv"
@@ -116,6 +117,9 @@ def make_lists(
         ranked = explain_lists(
             ranked, model, families, members, reference_date=reference_date, language=language, **evidence
         )
+    reports = _batch_file(scores, REPORTS)
+    if reports is not None:
+        ranked["report_ids"] = reports_answered(ranked, pd.read_parquet(reports))
     if links is not None:
         ranked["evidence"] = evidence_summary(
             links_of(links, ranked["family_id"]), ranked["family_id"], language
@@ -179,7 +183,8 @@ def _json_ready(value):
 
 def read_feedback(lists, results, out=None) -> tuple[dict, pd.DataFrame]:
     """Read returned lists (files, or folders of them) against the folder ``lists``; write
-    ``verified_outcomes.csv`` (for retraining), ``bad_results.csv`` and ``feedback.json`` to ``out``
+    ``verified_outcomes.csv`` (for retraining), ``bad_results.csv``, ``feedback.json`` and, for lists
+    whose visits answer community reports, ``report_outcomes.csv`` (`report_outcomes`) to ``out``
     (``lists`` by default).
 
     Returns
@@ -191,8 +196,11 @@ def read_feedback(lists, results, out=None) -> tuple[dict, pd.DataFrame]:
     """
     out = Path(out or lists)
     res = pd.concat([read_results(p) for p in result_files(results)], ignore_index=True)
-    est = estimate_errors(read_ranked(lists), res)
+    ranked = read_ranked(lists)
+    est = estimate_errors(ranked, res)
     write_csv(outcomes_for_retraining(res), out / "verified_outcomes.csv")
+    if "report_ids" in ranked:
+        write_csv(report_outcomes(ranked, res), out / "report_outcomes.csv")
     bad = bad_results(res)
     write_csv(bad, out / "bad_results.csv")
     with atomic_path(out / "feedback.json") as tmp:

@@ -100,3 +100,42 @@ def _per_unit(queue: pd.DataFrame, n: int) -> pd.DataFrame:
     quota = pd.Series(alloc, index=sizes.index)
     chosen = units.cumcount().to_numpy() < quota.reindex(queue["unit"]).to_numpy()
     return queue[chosen]
+
+
+def reports_answered(ranked: pd.DataFrame, reports: pd.DataFrame) -> pd.Series:
+    """Per listed family, the reports its visit answers (``;``-joined ids): those whose claim is the
+    family's possible error (an objection about a beneficiary, a proposal for a family left out)."""
+    first = ranked.drop_duplicates("family_id")
+    status = pd.Series(first["error_type"].astype(str).to_numpy(), index=first["family_id"].astype(str).to_numpy())
+    fid = reports["family_id"].astype(str)
+    claim = reports["kind"].astype(str).map(CLAIMS)
+    open_ = reports[(claim == status.reindex(fid).to_numpy()).to_numpy()]
+    ids = open_.groupby(open_["family_id"].astype(str))["report_id"].agg(lambda x: ";".join(sorted(map(str, x))))
+    return pd.Series(ids.reindex(ranked["family_id"].astype(str)).to_numpy(), index=ranked.index, dtype="string")
+
+
+def report_outcomes(ranked: pd.DataFrame, results: pd.DataFrame, reports: pd.DataFrame | None = None) -> pd.DataFrame:
+    """``report_id, result`` for each report a returned visit answered: ``confirmed`` when the visit
+    found what the report claimed (an objection or a meeting's request to drop: not eligible; a
+    proposal: eligible), ``rejected`` when it found the opposite, else the visit's result (not
+    found, moved). ``reports`` gives each report's kind; without it, the kind the list implies."""
+    if "report_ids" not in ranked:
+        return pd.DataFrame({"report_id": pd.Series(dtype="string"), "result": pd.Series(dtype="string")})
+    latest = results.drop_duplicates("family_id", keep="last").set_index("family_id")["result"]
+    listed = ranked.dropna(subset=["report_ids"])
+    listed = listed[listed["report_ids"].astype(str) != ""]
+    pairs = listed.assign(report_id=listed["report_ids"].astype(str).str.split(";")).explode("report_id")
+    pairs["visit"] = latest.reindex(pairs["family_id"]).to_numpy()
+    pairs = pairs[pairs["visit"].notna()]
+    if reports is not None:
+        claims = reports.set_index(reports["report_id"].astype(str))["kind"].astype(str).map(CLAIMS)
+        claim = claims.reindex(pairs["report_id"]).to_numpy()
+    else:
+        claim = pairs["list"].to_numpy()
+    wanted = np.where(claim == "inclusion", "not eligible", "eligible")
+    other = np.where(claim == "inclusion", "eligible", "not eligible")
+    visit = pairs["visit"].to_numpy(dtype=object)
+    result = np.where(visit == wanted, "confirmed", np.where(visit == other, "rejected", visit))
+    return pd.DataFrame(
+        {"report_id": pd.array(pairs["report_id"], dtype="string"), "result": pd.array(result, dtype="string")}
+    )
