@@ -192,3 +192,13 @@ def evidence_model(evidence_train):
     return TargetingModel(cv={"n_splits": 3}).fit(
         reg.families, reg.members, registry_records=reg.registry_records, reference_date=REF
     )
+
+
+def top_precision(scores, truth, kind):
+    """Share of true ``kind`` errors among the top 10% of a list by error score (the inclusion list
+    among families with a PKH component: those without are errors by rule)."""
+    s = scores.merge(truth[["family_id", f"{kind}_error"]], on="family_id")
+    s = s[s["error_type"] == kind]
+    if kind == "inclusion":
+        s = s[s["n_components"] > 0]
+    return s.nlargest(int(0.1 * len(s)), "error_score")[f"{kind}_error"].mean()

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import REF
+from conftest import REF, top_precision
 from pkh_targeting import (
     TargetingModel,
     generate_registry,
@@ -40,14 +40,6 @@ def unseen():
     return generate_registry(8_000, seed=9, regions_seed=0, reference_date=REF)
 
 
-def _top(scores, truth, kind):
-    s = scores.merge(truth[["family_id", f"{kind}_error"]], on="family_id")
-    s = s[s["error_type"] == kind]
-    if kind == "inclusion":
-        s = s[s["n_components"] > 0]
-    return s.nlargest(int(0.1 * len(s)), "error_score")[f"{kind}_error"].mean()
-
-
 def test_the_reports_make_the_lists_better_on_an_unseen_population(reports_model, reports_train, unseen):
     reg = reports_train
     plain = TargetingModel(cv={"n_splits": 3}).fit(reg.families, reg.members, reference_date=REF)
@@ -56,7 +48,10 @@ def test_the_reports_make_the_lists_better_on_an_unseen_population(reports_model
         unseen.families, unseen.members, community_reports=unseen.community_reports, **kw
     )
     without = plain.score(unseen.families, unseen.members, **kw)
-    gain = {k: _top(with_reports, unseen.truth, k) - _top(without, unseen.truth, k) for k in ("inclusion", "exclusion")}
+    gain = {
+        k: top_precision(with_reports, unseen.truth, k) - top_precision(without, unseen.truth, k)
+        for k in ("inclusion", "exclusion")
+    }
     assert gain["inclusion"] + gain["exclusion"] >= 0.02 and min(gain.values()) >= -0.01, gain
 
 

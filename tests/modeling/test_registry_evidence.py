@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import REF, hand_made_family
+from conftest import REF, hand_made_family, top_precision
 from pkh_targeting import TargetingModel, generate_registry, make_lists, score_files
 from pkh_targeting.exceptions import DataQualityWarning
 from pkh_targeting.rules import load_rules
@@ -18,14 +18,6 @@ def unseen():
     return generate_registry(6_000, seed=4, regions_seed=0, reference_date=REF)
 
 
-def _top_precision(scores, truth, kind):
-    s = scores.merge(truth[["family_id", f"{kind}_error"]], on="family_id")
-    s = s[s["error_type"] == kind]
-    if kind == "inclusion":
-        s = s[s["n_components"] > 0]
-    return s.nlargest(int(0.1 * len(s)), "error_score")[f"{kind}_error"].mean()
-
-
 def test_the_records_make_both_lists_better_on_an_unseen_population(evidence_model, evidence_train, unseen):
     reg = evidence_train
     without = TargetingModel(cv={"n_splits": 3}).fit(reg.families, reg.members, reference_date=REF)
@@ -33,7 +25,7 @@ def test_the_records_make_both_lists_better_on_an_unseen_population(evidence_mod
     with_records = evidence_model.score(unseen.families, unseen.members, registry_records=unseen.registry_records, **kw)
     plain = without.score(unseen.families, unseen.members, **kw)
     gain = {
-        k: _top_precision(with_records, unseen.truth, k) - _top_precision(plain, unseen.truth, k)
+        k: top_precision(with_records, unseen.truth, k) - top_precision(plain, unseen.truth, k)
         for k in ("inclusion", "exclusion")
     }
     assert gain["inclusion"] >= 0.02 and gain["exclusion"] >= -0.01, gain
