@@ -1,10 +1,12 @@
 import sys
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from conftest import REF
-from pkh_targeting.scoring import read_scores, score_files
+from pkh_targeting import generate_registry
+from pkh_targeting.scoring import read_scores, score_dataset, score_files, write_partitioned
 
 pytest.importorskip("distributed")
 
@@ -75,3 +77,28 @@ def test_cli_scores_a_partitioned_synthetic_registry_on_dask(fitted_model, tmp_p
         bad = runner.invoke(app, ["score", "--model", "nowhere", "--families", "f", "--members", "m",
                                   option, value, "--no-tracking"])  # fmt: skip
         assert bad.exit_code == 2 and f"Invalid value for '{option}'" in bad.stderr, bad.stderr
+
+
+def test_dask_links_the_batch_once_and_scores_as_in_memory(evidence_model, tmp_path):
+    """Registry records on the Dask engine: linked once for the whole partitioned batch, the
+    partitions' scores equal to scoring the unpartitioned batch in memory with the same records."""
+    reg = generate_registry(1_500, seed=5, regions_seed=0, reference_date=REF)
+    folder = write_partitioned(reg.families, reg.members, tmp_path / "part", by="province_code")
+    out = tmp_path / "out"
+    summary = score_dataset(
+        evidence_model,
+        folder / "families",
+        folder / "members",
+        out,
+        registry_records=reg.registry_records,
+        reference_date=REF,
+        reasons="none",
+    )
+    got = pd.read_parquet(out / "scores.parquet").set_index("family_id").sort_index()
+    want = evidence_model.score(
+        reg.families, reg.members, registry_records=reg.registry_records, reference_date=REF, reasons="none"
+    )
+    want = want.set_index("family_id").sort_index()
+    assert len(got) == len(reg.families) and np.allclose(got["p_eligible"], want["p_eligible"], atol=1e-12)
+    assert summary.evidence["registry_records"]["records_read"] == len(reg.registry_records)
+    assert len(pd.read_parquet(out / "links.parquet")) == len(reg.registry_records)
