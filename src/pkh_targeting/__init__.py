@@ -23,6 +23,7 @@ from .synth import Registry, generate_registry
 from .verification import (
     explain_lists,
     make_lists,
+    meeting_agenda,
     public_list,
     rank_for_verification,
     rank_reports,
@@ -71,6 +72,7 @@ __all__ = [
     "summarize_lists",
     "explain_lists",
     "make_lists",
+    "meeting_agenda",
     "write_field_lists",
     "write_field_form",
     "read_feedback",

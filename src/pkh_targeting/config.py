@@ -34,9 +34,15 @@ class LightGBMParams(_Frozen):
 class WelfareConfig(_Frozen):
     """How survey consumption is turned into the welfare criterion."""
 
-    kind: Literal["stacked", "lightgbm", "ols"] = "stacked"
+    kind: Literal["auto", "stacked", "lightgbm", "ols"] = "auto"
     lightgbm: LightGBMParams = LightGBMParams(
-        n_estimators=250, learning_rate=0.07, num_leaves=7, max_depth=3, min_child_samples=50
+        n_estimators=400,
+        learning_rate=0.03,
+        num_leaves=7,
+        max_depth=3,
+        min_child_samples=50,
+        colsample_bytree=0.7,
+        reg_lambda=10.0,
     )
     poverty_line: dict[str, float] = Field(
         default={"urban": 629_561, "rural": 580_349},
@@ -56,7 +62,9 @@ class TrainConfig(_Frozen):
     welfare: WelfareConfig = WelfareConfig()
     lightgbm: LightGBMParams = LightGBMParams()
     monotone_welfare: bool = Field(default=True, description="eligibility can only fall as estimated welfare rises")
-    calibration: Literal["isotonic", "sigmoid"] = "isotonic"
+    calibration: Literal["auto", "isotonic", "sigmoid", "none"] = Field(
+        default="auto", description="auto: the lowest cross-fitted Brier score of none, sigmoid and isotonic"
+    )
     cv: CVConfig = CVConfig()
     selection_weight_clip: float = Field(
         default=0.99, gt=0.5, le=1.0, description="quantile at which inverse verification weights are clipped"

@@ -159,6 +159,9 @@ class Explainer:
         cols = list(X.columns)
         trees = pd.DataFrame(B[:, :-1], index=X.index, columns=cols)
         base = B[:, -1].copy()
+        if model.report_shift(X) is not None:  # the reports' prior shift is theirs, in log-odds
+            for c in [c for c in cols if c.startswith("rep_") and c.endswith("_score")]:
+                trees[c] += np.nan_to_num(X[c].to_numpy(dtype=np.float64))
         if model.welfare_ is None:
             return self._share_index(trees, X), base
         c, base_w = model.welfare_.contributions(X[model.welfare_.feature_names_in_])

@@ -94,6 +94,22 @@ def pmt_accuracy_table(consumption, predicted, *, cutoffs=WB_CUTOFFS, weights=No
     return pd.DataFrame(rows)
 
 
+def undercoverage_at(log_y, predicted, share: float) -> float:
+    """Share of the poorest ``share`` (by ``log_y``) not among the ``share`` with the lowest prediction."""
+    k = max(int(round(share * len(log_y))), 1)
+    poor = np.zeros(len(log_y), dtype=bool)
+    poor[np.argsort(log_y, kind="stable")[:k]] = True
+    targeted = np.zeros(len(log_y), dtype=bool)
+    targeted[np.argsort(predicted, kind="stable")[:k]] = True
+    return float((poor & ~targeted).sum() / k)
+
+
+def targeting_loss(log_y, predicted, shares=(0.2, 0.3, 0.4)) -> float:
+    """Mean undercoverage at the quotas ``shares`` (equal to leakage at a fixed quota): what a
+    welfare model is judged by for targeting (`WelfareModel` with ``kind="auto"``)."""
+    return float(np.mean([undercoverage_at(log_y, predicted, s) for s in shares]))
+
+
 def top_share(score, share: float) -> np.ndarray:
     """Mask of the ``share`` highest scores (ties broken by position, stable)."""
     score = np.asarray(score, float)

@@ -3,6 +3,7 @@
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.special import logit
 
 from conftest import REF, top_precision
 from pkh_targeting import (
@@ -15,7 +16,7 @@ from pkh_targeting import (
     validate_evidence,
 )
 from pkh_targeting.exceptions import DataQualityWarning
-from pkh_targeting.explain import load_templates, report_texts
+from pkh_targeting.explain import Explainer, load_templates, report_texts
 from pkh_targeting.features import ReportFeatures
 from pkh_targeting.verification import QUEUE_COLUMNS, report_outcomes
 from pkh_targeting.verification._reports import CLAIMS
@@ -93,6 +94,20 @@ def test_proposals_are_reasons_in_scored_batches(reports_model, unseen):
         unseen.families, unseen.members, community_reports=unseen.community_reports, reference_date=REF
     )
     assert scores["reasons"].dropna().str.contains("Usul dari", regex=False).any()
+
+
+def test_the_reliability_of_each_kind_is_learned_and_explained(reports_model, unseen):
+    """Proposals and meetings keeping a family raise its odds, objections and meetings dropping it
+    lower them; the reports' share of the log-odds is theirs in the explanations, which still add up."""
+    r = reports_model.reports_.reliability
+    assert r["rep_usul_n"] > 0 and r["rep_musdes_keep_n"] > 0 and r["rep_sanggah_n"] < 0 and r["rep_musdes_drop_n"] < 0
+    out = reports_model.score_records(
+        unseen.families, unseen.members, community_reports=unseen.community_reports, reference_date=REF, reasons="none"
+    )
+    X = out.features[out.features["rep_sanggah_n"] > 0].head(50)
+    contrib, base = Explainer(reports_model).contributions(X)
+    np.testing.assert_allclose(base + contrib.sum(axis=1), logit(reports_model.predict_proba_raw(X)), atol=1e-5)
+    assert (contrib["rep_sanggah_score"] < 0).mean() > 0.8
 
 
 def test_scoring_without_the_reports_warns(reports_model, unseen):

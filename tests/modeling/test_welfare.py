@@ -4,7 +4,7 @@ import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from pkh_targeting.modeling import WelfareModel
-from pkh_targeting.modeling._welfare import welfare_from_state, welfare_state
+from pkh_targeting.modeling._welfare_state import welfare_from_state, welfare_state
 
 
 @pytest.fixture
@@ -42,12 +42,13 @@ def test_ols_recovers_the_pmt_coefficients(survey):
     assert m.smearing_ > 1 and np.median(m.predict(X)) == pytest.approx(np.median(y), rel=0.1)
 
 
-@pytest.mark.parametrize("kind", ["ols", "lightgbm", "stacked"])
+@pytest.mark.parametrize("kind", ["ols", "lightgbm", "stacked", "auto"])
 def test_kinds_fit_predict_and_round_trip_through_json(kind, survey):
     X, y = survey
     m = WelfareModel(kind, split_by="urban").fit(X, y, groups=np.arange(len(X)) % 7)
     back = welfare_from_state(welfare_state(m))
     np.testing.assert_allclose(back.predict(X), m.predict(X), rtol=1e-9)
+    assert back.selection_ == m.selection_ and set(m.selection_) == {False, True}
     assert m.score(X, y) > 0.4
 
 
@@ -68,6 +69,6 @@ def test_bad_targets_and_kinds_are_refused(survey):
         WelfareModel("ols", split_by="area").fit(X, y)
 
 
-@parametrize_with_checks([WelfareModel("ols"), WelfareModel("lightgbm"), WelfareModel("stacked")])
+@parametrize_with_checks([WelfareModel("ols"), WelfareModel("lightgbm"), WelfareModel("stacked"), WelfareModel()])
 def test_scikit_learn_contract(estimator, check):
     check(estimator)

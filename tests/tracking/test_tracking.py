@@ -105,7 +105,7 @@ def test_embedded_store_records_training_and_scoring(store, registries):
     runs = client.search_runs([client.get_experiment_by_name("pkh-targeting").experiment_id])
     run = runs[0]
     assert run.data.tags["rules_version"] == "pkh-2025" and len(run.data.tags["data_sha256"]) == 64
-    assert run.data.params["config.calibration"] == "isotonic"
+    assert run.data.params["config.calibration"] == "auto"
     assert 0.5 < run.data.metrics["cv.survey_auc"] <= 1 and "cv.survey_auc_low" in run.data.metrics
     assert 0.5 < run.data.metrics["holdout.verification_auc"] <= 1 and "holdout.survey_brier" in run.data.metrics
     arts = {a.path for a in client.list_artifacts(run.info.run_id)} | {

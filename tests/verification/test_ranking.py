@@ -12,7 +12,15 @@ from conftest import REF
 from pkh_targeting import apply_rules, generate_registry
 from pkh_targeting.cli import app
 from pkh_targeting.exceptions import SchemaError
-from pkh_targeting.verification import HEADERS, public_list, rank_for_verification, summarize_lists, write_field_lists
+from pkh_targeting.verification import (
+    HEADERS,
+    benefit_at_stake,
+    meeting_agenda,
+    public_list,
+    rank_for_verification,
+    summarize_lists,
+    write_field_lists,
+)
 
 
 @pytest.fixture(scope="module")
@@ -238,3 +246,44 @@ def test_field_lists_print_one_page_wide_landscape(batch, tmp_path):
     sheets = len(openpyxl.load_workbook(xlsx).sheetnames)
     assert pages == sheets  # every column on the page: nothing spills onto a page of its own
     assert width > height  # landscape
+
+
+def test_meeting_agenda_puts_each_villages_likeliest_errors_first(batch):
+    _, scores = batch
+    agenda = meeting_agenda(scores, 5, min_error=0.6)
+    assert agenda.family_id.is_unique and not agenda.audit.any()
+    assert (agenda.groupby("village_code").size() <= 5).all() and (agenda.error_score >= 0.6).all()
+    assert set(agenda.list) == {"inclusion", "exclusion"}
+    for village, g in agenda.groupby("village_code"):
+        assert g.expected_value_rp.is_monotonic_decreasing and list(g["rank"]) == list(range(1, len(g) + 1))
+        pool = scores[(scores.village_code == village) & (scores.error_score >= 0.6)]
+        left = pool[~pool.family_id.isin(g.family_id)]
+        # full where it can be, and nobody left out is worth more than the last one discussed
+        assert len(g) == min(5, len(pool))
+        assert (
+            np.max((left.error_score * benefit_at_stake(left)).to_numpy(), initial=0)
+            <= g.expected_value_rp.min() + 1e-9
+        )
+    with pytest.raises(ValueError, match="per_village"):
+        meeting_agenda(scores, 0)
+
+
+def test_rank_cli_writes_the_village_meeting_lists(batch, tmp_path):
+    reg, scores = batch
+    scores.to_parquet(tmp_path / "scores.parquet")
+    reg.write(tmp_path / "reg")
+    args = ["--scores", str(tmp_path / "scores.parquet"), "--families", str(tmp_path / "reg" / "families.parquet")]
+    res = CliRunner().invoke(
+        app, ["rank", *args, "--budget", "60", "--out", str(tmp_path / "lists"), "--meeting", "--meeting-size", "4"]
+    )
+    assert res.exit_code == 0, res.output
+    assert "musyawarah" in res.output
+    books = sorted((tmp_path / "lists" / "meeting").glob("musyawarah_*.xlsx"))
+    assert {b.stem.split("_")[1] for b in books} == set(scores.regency_code)
+    wb = openpyxl.load_workbook(books[0])
+    villages = set(scores[scores.regency_code == books[0].stem.split("_")[1]].village_code)
+    assert set(wb.sheetnames) <= villages and wb.sheetnames
+    csv = pd.read_csv(books[0].with_suffix(".csv"), encoding="utf-8-sig", dtype=str)
+    assert {"Nama kepala keluarga", "Alasan", "Jenis kesalahan"} <= set(csv.columns)
+    assert set(csv["Jenis kesalahan"]) <= {"inklusi", "eksklusi"}
+    assert csv.groupby("Kode desa").size().max() <= 4

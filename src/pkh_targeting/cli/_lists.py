@@ -65,6 +65,11 @@ def rank(
         Path | None,
         typer.Option(help="Community reports: also write report_queue.csv, the reports to check within the budget."),
     ] = None,
+    meeting: Annotated[
+        bool,
+        typer.Option(help="Also write meeting/: per village, the likely errors its musyawarah desa discusses first."),
+    ] = False,
+    meeting_size: Annotated[int, typer.Option(min=1, help="With --meeting: families per village.")] = 20,
     language: Annotated[str, typer.Option(help="Headers and reasons: id or en.")] = "id",
     seed: Annotated[int, typer.Option(help="Seed of the audit sample.")] = 0,
     tracking_uri: TrackingUri = None,
@@ -88,6 +93,7 @@ def rank(
             reference_date=reference_date,
             audit_margin=audit_margin,
             confidence=confidence,
+            meeting_size=meeting_size if meeting else None,
             by=by,
             audit_share=audit_share,
             inclusion_share=inclusion_share,
@@ -140,6 +146,12 @@ def _print_lists(lists, budget: int, out, form) -> None:
     if lists.unexplained:
         console.print(
             f"{lists.unexplained:,} listed families have no reasons: --model MODEL --members FILE explains them."
+        )
+    if (a := lists.agenda) is not None:
+        n = a["list"].value_counts()
+        console.print(
+            f"meeting/: {len(a):,} families for the musyawarah of {a['village_code'].nunique():,} villages "
+            f"({n.get('inclusion', 0):,} beneficiaries, {n.get('exclusion', 0):,} not) in [bold]{out}/meeting[/]"
         )
 
 

@@ -126,6 +126,8 @@ def record_training(model, X, fam, mem, res, has, baseline, surveyed) -> None:
         "verification_rows": int((source == "verification").sum()),
         "trees": int(model.classifier_.num_trees()),
         "cv_iterations": [int(i) for i in model.iterations_],
+        "welfare_model": model.welfare_.selection_[None]["kind"] if model.welfare_ is not None else "none",
+        "calibration": model.calibrator_["method"],
     }
     model.fingerprint_ = data_fingerprint(fam, mem)
     model.feature_bins_ = {c: feature_bins(X[c].to_numpy()) for c in model.feature_names_}

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from sklearn.linear_model import LogisticRegression
 
 from ..exceptions import DataQualityWarning
 from ..features import EvidenceFeatures, ReportFeatures
@@ -16,6 +17,7 @@ from ..linkage import RecordLinker
 from ..records.evidence import validate_evidence
 from ..records.keys import isin
 from ..rules import Rules, apply_rules, evidence_rules, living_members
+from ._cv import grouped_folds
 
 
 @dataclass
@@ -108,6 +110,34 @@ def fit_reports(community_reports, families, reference_date):
         community_reports, "community_reports", families=families, reference_date=reference_date
     )
     return ReportFeatures(), checked
+
+
+def fit_report_reliability(
+    X: pd.DataFrame, train: pd.DataFrame, groups, n_splits: int
+) -> tuple[ReportFeatures, pd.DataFrame]:
+    """How much each kind, channel, photo and local reporter says about eligibility, learned from the
+    labelled families (an L2 logistic regression on ``log1p`` of the counts, beside the welfare
+    estimate so that the reports are weighed for what they add to it). Returns the fitted features and
+    ``X`` with their ``rep_{kind}_score``: cross-fitted by the classifier's grouped folds for the
+    training rows, so that the classifier never learns from a score that saw its own label."""
+    counts = ReportFeatures().counts
+    rows, y, w = train["row"].to_numpy(), train["label"].to_numpy(), train["weight"].to_numpy()
+    Z = np.log1p(X[counts].to_numpy(dtype=np.float64)[rows])
+    if "welfare_gap" in X:
+        gap = X["welfare_gap"].to_numpy(dtype=np.float64)[rows]
+        Z = np.column_stack([Z, (gap - gap.mean()) / (gap.std() or 1.0)])
+
+    def fit(idx) -> ReportFeatures:
+        if len(np.unique(y[idx])) < 2:
+            return ReportFeatures(dict.fromkeys(counts, 0.0))
+        lr = LogisticRegression(C=1.0, max_iter=2000).fit(Z[idx], y[idx], sample_weight=w[idx])
+        return ReportFeatures({c: float(b) for c, b in zip(counts, lr.coef_[0])})
+
+    fitted = fit(np.arange(len(rows)))
+    scores = fitted.scores(X)
+    for fold_train, fold_test in grouped_folds(np.asarray(groups)[rows], n_splits):
+        scores.iloc[rows[fold_test]] = fit(fold_train).scores(X.iloc[rows[fold_test]]).to_numpy()
+    return fitted, pd.concat([X, scores], axis=1)
 
 
 def score_reports(features: ReportFeatures | None, community_reports, families, reference_date):

@@ -17,7 +17,7 @@ from ..records import contract_version
 from ..records.contract import readable_contract
 from ..rules import Rules
 from ._linked import RegistryEvidence
-from ._welfare import welfare_from_state, welfare_state
+from ._welfare_state import welfare_from_state, welfare_state
 
 FORMAT = "pkh-targeting-model/1"
 
@@ -45,7 +45,7 @@ def save(model, path, model_version: str | None) -> Path:
         "feature_bins": model.feature_bins_,
         "evidence": model.evidence_,
         "registry": model.registry_.get_state() if model.registry_ is not None else None,
-        "community_reports": model.reports_ is not None,
+        "community_reports": {"reliability": model.reports_.reliability} if model.reports_ is not None else None,
         "model_hash": model.model_hash(),
         "model_version": model_version,
     }
@@ -81,7 +81,10 @@ def load(cls, path):
     model.evidence_ = state.get("evidence") or {}  # absent from models saved before 0.1.0's report
     model.fingerprint_ = state["fingerprint"]
     model.registry_ = RegistryEvidence.from_state(state["registry"]) if state.get("registry") else None
-    model.reports_ = ReportFeatures() if state.get("community_reports") else None
+    reports = state.get("community_reports")  # True in models saved before the reliability scores
+    model.reports_ = (
+        ReportFeatures(reports.get("reliability") if isinstance(reports, dict) else None) if reports else None
+    )
     model.classifier_ = lgb.Booster(model_str=(path / "classifier.txt").read_text())
     if state.get("model_version"):
         model.registered_version_ = state["model_version"]

@@ -17,7 +17,7 @@ from ..metrics import bin_counts, population_stability_index
 from ..records import as_reference_date, validate_records
 from ..rules import load_rules
 from . import _persistence
-from ._calibration import calibrate, cross_fitted, fit_calibrator
+from ._calibration import calibrate, choose_calibration, cross_fitted, fit_calibrator
 from ._cv import grouped_lgbm_classifier
 from ._evaluation import (
     LABEL_SOURCES,
@@ -29,7 +29,7 @@ from ._evaluation import (
     verified_rows,
     welfare_threshold,
 )
-from ._linked import LinkedEvidence, RegistryEvidence, components, fit_reports, score_reports
+from ._linked import LinkedEvidence, RegistryEvidence, components, fit_report_reliability, fit_reports, score_reports
 from ._prior import fit_welfare, prior_log_odds, selection_weights
 from ._scored import ScoreResult, scores_frame
 
@@ -117,6 +117,8 @@ class TargetingModel:
         self.reports_, reports = fit_reports(community_reports, families, ref)
         X = self._with_evidence(X, fam, linked.links, reports.valid if reports else None, ref)
         train = self._training_rows(fam, X, has, real, label_sources, selection_correction)
+        if self.reports_ is not None:
+            self.reports_, X = fit_report_reliability(X, train, groups, self.config.cv.n_splits)
         oof = self._fit_classifier(X, train, groups)
         p_cv = self._fit_calibration(oof, train, groups)
         self.feature_names_ = list(X.columns)
@@ -184,9 +186,12 @@ class TargetingModel:
         y, w = train["label"].to_numpy(), train["weight"].to_numpy()
         survey = (train["source"] == "survey").to_numpy()
         calib = survey if survey.sum() >= MIN_CALIBRATION_ROWS else np.ones(len(y), bool)
-        method, n_splits = self.config.calibration, self.config.cv.n_splits
-        p_cv = cross_fitted(method, oof, y, w, calib, groups[train["row"].to_numpy()], n_splits)
-        self.calibrator_ = fit_calibrator(method, oof[calib], y[calib], w[calib])
+        method, n_splits, g = self.config.calibration, self.config.cv.n_splits, groups[train["row"].to_numpy()]
+        if method == "auto":
+            method, p_cv, brier = choose_calibration(oof, y, w, calib, g, n_splits)
+        else:
+            p_cv, brier = cross_fitted(method, oof, y, w, calib, g, n_splits), {}
+        self.calibrator_ = {**fit_calibrator(method, oof[calib], y[calib], w[calib]), "cross_fitted_brier": brier}
         return p_cv
 
     def _status(self, X: pd.DataFrame, fam: pd.DataFrame) -> pd.DataFrame:
@@ -251,7 +256,18 @@ class TargetingModel:
         return pd.concat(parts, axis=1) if len(parts) > 1 else X
 
     def _prior(self, X) -> np.ndarray | None:
-        return None if self.welfare_ is None else self.prior_log_odds(X["welfare_gap"])
+        """The log-odds the trees boost from: the welfare prior plus what the reports say (their
+        reliability scores are log-odds shifts, learned beside the welfare estimate)."""
+        prior = None if self.welfare_ is None else self.prior_log_odds(X["welfare_gap"])
+        shift = self.report_shift(X)
+        return shift if prior is None else prior + (0 if shift is None else shift)
+
+    def report_shift(self, X) -> np.ndarray | None:
+        """Sum of the reports' ``rep_{kind}_score`` (0 where unknown), for a model trained with reports."""
+        if self.reports_ is None or self.reports_.reliability is None:
+            return None
+        cols = [c for c in X.columns if c.startswith("rep_") and c.endswith("_score")]
+        return np.nan_to_num(X[cols].to_numpy(dtype=np.float64)).sum(axis=1)
 
     def prior_log_odds(self, welfare_gap) -> np.ndarray:
         """The log-odds of eligibility the classifier boosts from, at welfare estimates ``welfare_gap``
@@ -259,7 +275,7 @@ class TargetingModel:
         return prior_log_odds(welfare_gap, self.welfare_sigma_)
 
     def predict_proba_raw(self, X: pd.DataFrame) -> np.ndarray:
-        """Uncalibrated probability: the trees' log-odds plus the welfare prior."""
+        """Uncalibrated probability: the trees' log-odds plus the prior (welfare and reports)."""
         prior = self._prior(X)
         return expit(self.classifier_.predict(X, raw_score=True) + (0 if prior is None else prior))
 

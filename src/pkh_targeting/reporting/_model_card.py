@@ -28,6 +28,8 @@ def model_card(model) -> str:
         f"- labels: {ts['survey_rows']:,} surveyed families (random sample, consumption), "
         f"{ts['verification_rows']:,} field verifications (not random: weighted by inverse verification probability)",
         f"- rules `{rules.version}`, data contract version {contract_version()}, package {__version__}",
+        f"- welfare model: {ts.get('welfare_model', 'unknown')} (`welfare.kind: {model.config.welfare.kind}`); "
+        f"calibration: {ts.get('calibration', 'unknown')} (`calibration: {model.config.calibration}`)",
         "",
         "## Accuracy (out of fold, cross-validation grouped by regency)",
         accuracy.to_markdown(index=False, floatfmt=".3f") if len(accuracy) else "(no labelled rows)",

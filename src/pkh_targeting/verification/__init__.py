@@ -6,7 +6,7 @@ from ._feedback import bad_results, estimate_errors, outcomes_for_retraining, re
 from ._field_lists import HEADERS, RESULT_CODES, field_table, public_list, write_field_lists, write_public_lists
 from ._forms import write_field_form
 from ._lists import Lists, make_lists, read_feedback, read_ranked
-from ._ranking import benefit_at_stake, rank_for_verification, summarize_lists
+from ._ranking import benefit_at_stake, meeting_agenda, rank_for_verification, summarize_lists
 from ._reports import QUEUE_COLUMNS, rank_reports, report_outcomes, reports_answered
 
 __all__ = [
@@ -24,6 +24,7 @@ __all__ = [
     "explain_lists",
     "field_table",
     "make_lists",
+    "meeting_agenda",
     "outcomes_for_retraining",
     "public_list",
     "rank_for_verification",

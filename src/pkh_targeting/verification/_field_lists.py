@@ -107,9 +107,18 @@ def field_table(ranked: pd.DataFrame, families: pd.DataFrame, *, language: str =
 
 
 def write_field_lists(
-    ranked: pd.DataFrame, families: pd.DataFrame, out_dir, *, language: str = "id", date: dt.date | None = None
+    ranked: pd.DataFrame,
+    families: pd.DataFrame,
+    out_dir,
+    *,
+    language: str = "id",
+    date: dt.date | None = None,
+    meeting: bool = False,
 ) -> list[Path]:
     """One Excel workbook per regency (a sheet per district and list) and one CSV (``utf-8-sig``) per regency.
+
+    ``meeting``: the lists are a `meeting_agenda`, one sheet per village with both lists
+    (``musyawarah_<regency>.xlsx``); the result column records the meeting's decision.
 
     Each sheet starts with the model and rules version, the date and a personal-data note with the
     result codes in the sheet's language (a drop-down in the result column); it prints landscape, one
@@ -128,18 +137,23 @@ def write_field_lists(
         _NOTE[language].format(codes=", ".join(RESULT_CODES[language])),
     ]
     paths = []
+    prefix = "musyawarah" if meeting else "verifikasi"
     for regency, reg in table.groupby("regency_code", sort=True):
         body = neutralize_formulas(reg[FIELD_COLUMNS]).rename(columns=heads)
         wb = Workbook()
         wb.remove(wb.active)
-        keys = zip(reg["district_code"].to_numpy(), reg["list"].to_numpy())
-        for (district, kind), d in body.groupby(pd.MultiIndex.from_tuples(list(keys)), sort=True):
-            _sheet(wb.create_sheet(f"{district} {kind}"[:31]), header, d, language)
-        path = out / f"verifikasi_{regency}.xlsx"
+        if meeting:
+            sheets = body.groupby(reg["village_code"].to_numpy(), sort=True)
+        else:
+            keys = zip(reg["district_code"].to_numpy(), reg["list"].to_numpy())
+            sheets = body.groupby(pd.MultiIndex.from_tuples(list(keys)), sort=True)
+        for name, d in sheets:
+            _sheet(wb.create_sheet(" ".join(map(str, np.atleast_1d(name)))[:31]), header, d, language)
+        path = out / f"{prefix}_{regency}.xlsx"
         with atomic_path(path) as tmp:
             wb.save(tmp)
         paths.append(path)
-        paths.append(write_csv(body.assign(**{heads["notes"]: ""}), out / f"verifikasi_{regency}.csv"))
+        paths.append(write_csv(body.assign(**{heads["notes"]: ""}), out / f"{prefix}_{regency}.csv"))
     return paths
 
 

@@ -7,6 +7,7 @@
     OUT/audit.csv                   the audit sample per list and the margin of the rates it estimates
     OUT/field/verifikasi_<regency>  Excel (a sheet per district) and CSV lists for the teams
     OUT/public/uji_publik_<village> public lists of the batch's beneficiaries (with the members table)
+    OUT/meeting/musyawarah_<regency> with meeting_size: per village, the likely errors a musyawarah desa discusses first
     OUT/form/pkh_verifikasi.xlsx    with form="odk": the ODK/KoboToolbox form (XLSForm, its XForm, visits.csv)
     OUT/verified_outcomes.csv ...   written by `read_feedback` when the results come back
 """
@@ -28,7 +29,7 @@ from ._explain_lists import explain_lists
 from ._feedback import bad_results, estimate_errors, outcomes_for_retraining, read_results
 from ._field_lists import VISIT_COLUMNS, write_field_lists, write_public_lists
 from ._forms import write_field_form
-from ._ranking import rank_for_verification, summarize_lists
+from ._ranking import meeting_agenda, rank_for_verification, summarize_lists
 from ._reports import report_outcomes, reports_answered
 
 RANKED = "ranked.parquet"
@@ -44,6 +45,7 @@ class Lists:
     summary: pd.DataFrame
     audit: pd.DataFrame
     paths: list = field(default_factory=list)
+    agenda: pd.DataFrame | None = None  # with meeting_size: the village meetings' families
 
     @property
     def unreached(self) -> int:
@@ -71,6 +73,7 @@ def make_lists(
     reference_date=None,
     audit_margin: float | None = None,
     confidence: float = 0.95,
+    meeting_size: int | None = None,
     **ranking,
 ) -> Lists:
     """Rank a scored batch for ``budget`` visits and write the lists folder ``out`` (see the module).
@@ -95,6 +98,9 @@ def make_lists(
         Size the audit sample by precision instead of ``audit_share``: the sample that estimates
         leakage and undercoverage within this margin at ``confidence`` (`audit_share_for_margin`).
         ``audit.csv`` gives the margins the sample gives, whichever way it was sized.
+    meeting_size : int, optional
+        Also write, per village, the ``meeting_size`` likely errors (both lists) its musyawarah desa
+        should discuss first (`meeting_agenda`), with reasons and evidence, to ``meeting/``.
     **ranking
         For `rank_for_verification`: ``by``, ``audit_share``, ``inclusion_share``, ``priority``, ``seed``.
     """
@@ -111,8 +117,37 @@ def make_lists(
         )
     ranked = rank_for_verification(s, budget, **ranking)
     links = _batch_file(scores, LINKS) if links is None else links
+    reference_date = reference_date or (read_manifest(scores).get("reference_date") if model is not None else None)
+    decorate = dict(
+        scores=scores, model=model, families=families, members=members, links=links, language=language,
+        reference_date=reference_date,
+    )  # fmt: skip
+    ranked = _with_evidence(ranked, **decorate)
+    public = members is not None and public_lists
+    fam = _visit_records(families, ranked["family_id"], whole=public)
+    paths = write_field_lists(ranked, fam, out / "field", language=language)
+    agenda = None
+    if meeting_size is not None:
+        agenda = _with_evidence(meeting_agenda(s, meeting_size), **decorate)
+        meeting_fam = fam if public else _visit_records(families, agenda["family_id"], whole=False)
+        paths += write_field_lists(agenda, meeting_fam, out / "meeting", language=language, meeting=True)
+    if form == "odk":
+        paths += write_field_form(ranked, fam, out / "form")
+    write_parquet(ranked, out / RANKED, index=False)
+    summary = summarize_lists(ranked, s, by=by)
+    write_csv(summary, out / SUMMARY)
+    audit = audit_margins(ranked, s, confidence=confidence)
+    write_csv(audit, out / AUDIT)
+    if public:
+        mem = members if isinstance(members, pd.DataFrame) else read_table(members, "members")
+        paths += write_public_lists(fam, mem, out / "public")
+    return Lists(ranked, summary, audit, paths, agenda)
+
+
+def _with_evidence(ranked, *, scores, model, families, members, links, language, reference_date) -> pd.DataFrame:
+    """Listed families with reasons (from ``model``, where they have none), the reports their visit
+    answers and the evidence of other registries, where the batch came with them."""
     if model is not None:
-        reference_date = reference_date or read_manifest(scores).get("reference_date")
         evidence = {"links": links, "community_reports": _batch_file(scores, REPORTS)}
         ranked = explain_lists(
             ranked, model, families, members, reference_date=reference_date, language=language, **evidence
@@ -124,20 +159,7 @@ def make_lists(
         ranked["evidence"] = evidence_summary(
             links_of(links, ranked["family_id"]), ranked["family_id"], language
         ).to_numpy()
-    public = members is not None and public_lists
-    fam = _visit_records(families, ranked["family_id"], whole=public)
-    paths = write_field_lists(ranked, fam, out / "field", language=language)
-    if form == "odk":
-        paths += write_field_form(ranked, fam, out / "form")
-    write_parquet(ranked, out / RANKED, index=False)
-    summary = summarize_lists(ranked, s, by=by)
-    write_csv(summary, out / SUMMARY)
-    audit = audit_margins(ranked, s, confidence=confidence)
-    write_csv(audit, out / AUDIT)
-    if public:
-        mem = members if isinstance(members, pd.DataFrame) else read_table(members, "members")
-        paths += write_public_lists(fam, mem, out / "public")
-    return Lists(ranked, summary, audit, paths)
+    return ranked
 
 
 def _batch_file(scores, name: str):

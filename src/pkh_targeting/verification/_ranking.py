@@ -105,6 +105,28 @@ def rank_for_verification(
     return _assemble(pd.concat(out), scores, by, key)
 
 
+def meeting_agenda(scores: pd.DataFrame, per_village: int = 20, *, min_error: float = 0.5) -> pd.DataFrame:
+    """Per village, the families its musyawarah desa should discuss first: the likely errors of both
+    lists (error score at least ``min_error``), the most worth checking first (error probability times
+    the yearly benefit at stake), at most ``per_village`` of them.
+
+    Rows as `rank_for_verification`'s (``audit`` False), ``rank`` running over both lists of the village.
+    """
+    if per_village < 1:
+        raise ValueError(f"per_village must be at least 1, got {per_village}.")
+    s, key = _ranking_frame(scores, "village_code", "value")
+    s = s[s["error_score"] >= min_error].sort_values([key, "family_id"], ascending=[False, True], kind="stable")
+    chosen = s[s.groupby("village_code", observed=True).cumcount() < per_village]
+    chosen = chosen.assign(audit=False, selection_probability=1.0)
+    chosen.insert(0, "list", chosen["error_type"].to_numpy())
+    res = _assemble(chosen, scores, "village_code", key)
+    res = res.sort_values(
+        ["village_code", key, "family_id"], ascending=[True, False, True], kind="stable", ignore_index=True
+    )
+    res["rank"] = res.groupby("village_code").cumcount() + 1
+    return res
+
+
 def _assemble(chosen: pd.DataFrame, scores: pd.DataFrame, by: str, key: str) -> pd.DataFrame:
     """The chosen visits in list, unit and rank order, with all the scores' columns back."""
     res = chosen.sort_values(
