@@ -55,13 +55,15 @@ def test_never_more_than_the_budget_and_the_audit_share_exact(
     ranked = rank_for_verification(
         scores, budget, by=by, audit_share=audit_share, inclusion_share=inclusion_share, priority=priority, seed=seed
     )
-    listed = min(budget, n)
-    assert len(ranked) == listed
+    # a non-beneficiary without a component cannot be eligible: never a candidate
+    pool = scores[scores.receives_pkh | (scores.n_components > 0)]
+    listed = min(budget, len(pool))
+    assert len(ranked) == listed and ranked.family_id.isin(pool.family_id).all()
     assert int(ranked["audit"].sum()) == int(round(audit_share * listed))
     assert ranked["family_id"].is_unique
     summary = summarize_lists(ranked, scores, by=by)
     assert summary["visits"].sum() == listed
-    units = scores.groupby(["error_type", by]).ngroups
+    units = pool.groupby(["error_type", by]).ngroups
     assert len(summary) == units  # every unit with candidates, reached or not
 
 
@@ -71,9 +73,10 @@ def test_many_small_districts_get_the_budget_not_one_visit_each():
     assert len(ranked) == 500 and ranked["audit"].sum() == 50
     summary = summarize_lists(ranked, scores)
     assert (summary["visits"] == 0).sum() > 0
-    # the districts served are those whose best family is worth most
-    key = scores["error_score"] * scores["benefit_rp"].where(scores["benefit_rp"] > 0, 900_000)
-    best = scores.assign(v=key).groupby(["error_type", "district_code"])["v"].max()
+    # the districts served are those whose best family (of those that can be errors) is worth most
+    pool = scores[scores.receives_pkh | (scores.n_components > 0)]
+    key = pool["error_score"] * pool["benefit_rp"].where(pool["benefit_rp"] > 0, 900_000)
+    best = pool.assign(v=key).groupby(["error_type", "district_code"])["v"].max()
     served = ranked[~ranked["audit"]].groupby(["list", "unit"]).size().index
     for t in ("inclusion", "exclusion"):
         mine = best[t]

@@ -41,22 +41,19 @@ def _fill(paths, truth, *, bad_every=None):
     return filled
 
 
-@pytest.fixture(scope="module")
-def field(tmp_path_factory):
-    from conftest import REF
-    from pkh_targeting import apply_rules, generate_registry
+def _scored(reg):
+    """Scores of a registry: its truth seen through noise."""
+    from pkh_targeting import apply_rules
 
-    reg = generate_registry(4_000, seed=71, reference_date=REF)
     comps = apply_rules(reg.families, reg.members)
     truth = reg.truth
     rng = np.random.default_rng(1)
-    # an informative score: the truth seen through noise
     p = (
         np.clip(truth.eligible.to_numpy() * 0.5 + rng.uniform(0, 0.5, len(truth)), 0, 1)
         * comps.has_component.to_numpy()
     )
     fam = reg.families
-    scores = pd.DataFrame(
+    return pd.DataFrame(
         {
             **{
                 c: fam[c].to_numpy()
@@ -73,6 +70,20 @@ def field(tmp_path_factory):
             "rules_version": "pkh-2025",
         }
     )
+
+
+@pytest.fixture(scope="module")
+def registry():
+    from conftest import REF
+    from pkh_targeting import generate_registry
+
+    return generate_registry(4_000, seed=71, reference_date=REF)
+
+
+@pytest.fixture(scope="module")
+def field(registry, tmp_path_factory):
+    reg, fam = registry, registry.families
+    scores = _scored(reg)
     ranked = rank_for_verification(scores, 1600, audit_share=0.6, seed=3)
     folder = tmp_path_factory.mktemp("lists")
     paths = write_field_lists(ranked, fam, folder / "field")
@@ -96,6 +107,41 @@ def test_precision_and_horvitz_thompson_estimates(field):
     assert est["not_found_or_moved"] > 0 and est["bad_results"] == 0
     out = outcomes_for_retraining(results)
     assert out.verified_eligible.dtype == bool and set(out.family_id) <= set(ranked.family_id)
+
+
+def test_horvitz_thompson_is_unbiased_and_covers_at_a_realistic_audit(registry):
+    """400 visits, 10% of them audit (20 per list), over 100 audit draws: the estimates centre on
+    the truth and their 95% intervals cover it; halving the selection probabilities fails both."""
+    truth = registry.truth.set_index("family_id")
+    scores = _scored(registry)
+    true = {
+        "leakage": truth.inclusion_error.sum() / truth.receives_pkh.sum(),
+        "undercoverage": truth.exclusion_error.sum() / truth.eligible.sum(),
+    }
+    est = []
+    for seed in range(100):
+        ranked = rank_for_verification(scores, 400, audit_share=0.1, seed=seed)
+        assert ranked.audit.sum() == 40
+        eligible = truth.eligible[ranked.family_id].to_numpy()
+        results = pd.DataFrame(
+            {"family_id": ranked.family_id, "result": np.where(eligible, "eligible", "not eligible")}
+        )
+        est.append(estimate_errors(ranked, results.assign(result_raw="x"), n_boot=400, seed=seed))
+    for rate, value in true.items():
+        e = np.array([x[rate] for x in est])
+        covered = np.mean([x[f"{rate}_low"] <= value <= x[f"{rate}_high"] for x in est])
+        assert abs(e.mean() - value) < 0.02 and covered >= 0.85, (rate, e.mean(), value, covered)
+
+
+def test_the_exclusion_audit_skips_families_without_a_component(registry):
+    """A non-beneficiary without a PKH component cannot be eligible: no visit is spent on one."""
+    scores = _scored(registry)
+    ranked = rank_for_verification(scores, 3_000, audit_share=0.5, seed=0)
+    listed = scores.set_index("family_id").loc[ranked.family_id]
+    assert (listed.n_components[~listed.receives_pkh] > 0).all()
+    pool = ((scores.error_type == "exclusion") & (scores.n_components > 0)).sum()
+    excl = ranked[ranked.list == "exclusion"]
+    assert len(excl) <= pool and excl.selection_probability.max() <= 1
 
 
 def test_cli_reports_bad_values_instead_of_guessing(field):

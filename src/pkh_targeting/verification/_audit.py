@@ -18,6 +18,8 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
+from ._ranking import candidates
+
 ERROR_TYPES = ("inclusion", "exclusion")
 _MAX_SHARE = 0.9
 _RATE = {"inclusion": "leakage", "exclusion": "undercoverage"}
@@ -61,6 +63,7 @@ def audit_share_for_margin(
     """The audit share of ``budget`` whose sample estimates leakage and undercoverage within ``margin``
     (see the module), counting every family of a list as left out by the ranking (a little more than
     needed), and split between the lists as the visits are (``inclusion_share``; even when None)."""
+    scores = candidates(scores)
     listed = min(budget, len(scores))
     if not listed:
         return 0.0
@@ -83,7 +86,7 @@ def audit_share_for_margin(
 def audit_margins(ranked: pd.DataFrame, scores: pd.DataFrame, *, confidence: float = 0.95) -> pd.DataFrame:
     """Per list: the audit visits, the families the ranking leaves out, and the margins (at
     ``confidence``) of the list's error rate among them and of the rate it estimates."""
-    rows = []
+    scores, rows = candidates(scores), []
     for t, d in _denominators(scores).items():
         mine = ranked[ranked["list"] == t]
         n = int(mine["audit"].sum())

@@ -8,6 +8,14 @@ import pandas as pd
 ERROR_TYPES = ("inclusion", "exclusion")
 
 
+def candidates(scores: pd.DataFrame) -> pd.DataFrame:
+    """The families a list can hold: every beneficiary, and the non-beneficiaries with a PKH
+    component. One without cannot be eligible, so it is no exclusion error (by rule) and never a
+    visit, ranked or audit: the audit sample is spent where the status is uncertain."""
+    keep = (scores["error_type"] == "inclusion").to_numpy() | (scores["n_components"].to_numpy() > 0)
+    return scores if keep.all() else scores[keep]
+
+
 def _largest_remainder(
     weights: np.ndarray, total: int, floor: np.ndarray, cap: np.ndarray, order: np.ndarray | None = None
 ) -> np.ndarray:
@@ -94,6 +102,7 @@ def rank_for_verification(
     Ties are broken by family_id, so the same scores and seed give the same list.
     """
     _check_params(by, priority, audit_share, budget)
+    scores = candidates(scores)
     s, key = _ranking_frame(scores, by, priority)
     lists = {t: s[s["error_type"] == t] for t in ERROR_TYPES}
     per_list, audit_per_list = _split_budget(lists, key, budget, audit_share, inclusion_share)
@@ -215,6 +224,7 @@ def _choose(d, t: str, by: str, key: str, n_ranked: int, n_audit: int, min_per_u
 
 def summarize_lists(ranked: pd.DataFrame, scores: pd.DataFrame, *, by: str = "district_code") -> pd.DataFrame:
     """Expected errors found and rupiah at stake per unit and list, against as many random visits."""
+    scores = candidates(scores)
     pool = (
         scores.assign(expected_value_rp=scores["error_score"] * benefit_at_stake(scores))
         .groupby(["error_type", by])[["error_score", "expected_value_rp"]]
