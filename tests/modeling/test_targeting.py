@@ -7,7 +7,8 @@ from sklearn.metrics import roc_auc_score
 from conftest import REF
 from pkh_targeting import SchemaError, generate_registry
 from pkh_targeting.config import TrainConfig, load_config
-from pkh_targeting.modeling import TargetingModel
+from pkh_targeting.features import PMTFeatureBuilder
+from pkh_targeting.modeling import TargetingModel, WelfareModel
 from pkh_targeting.records import contract_version, scores_contract
 
 SCORES = yaml.safe_load(open(__import__("pkh_targeting").__path__[0] + "/contract/scores.yaml"))
@@ -60,12 +61,32 @@ def test_rules_are_hard_where_certain(scores, model, test_reg):
     assert (scores.benefit_rp[no_comp] == 0).all() and (scores.benefit_rp[~no_comp] > 0).all()
 
 
-def test_out_of_sample_ranking_is_informative(scores, test_reg):
+def test_out_of_sample_ranking_beats_the_pmt_and_the_rules(scores, train_reg, test_reg):
+    """On a later registry of the same regions, the model ranks eligibility, inclusion errors
+    (beneficiaries) and exclusion errors (the others) better than the OLS proxy-means test fitted on
+    the same survey, and far better than the rules alone (the number of components)."""
     truth = test_reg.truth.set_index("family_id").loc[scores.family_id]
-    assert roc_auc_score(truth.eligible, scores.p_eligible) > 0.85
+    builder = PMTFeatureBuilder().fit((train_reg.families, train_reg.members))
+    line = lambda f: np.where(f.urban, 629_561, 580_349)  # noqa: E731
+    y = train_reg.families.consumption_per_capita.to_numpy(dtype=float, na_value=np.nan) / line(train_reg.families)
+    surveyed = np.isfinite(y)
+    ols = WelfareModel("ols", categorical_features=["province"]).fit(
+        builder.transform((train_reg.families, train_reg.members))[surveyed], y[surveyed]
+    )
+    has = scores.n_components.to_numpy() > 0
+    pmt = np.where(has, -ols.predict_log(builder.transform((test_reg.families, test_reg.members))), -1e9)
     ben = scores.receives_pkh.to_numpy()
-    assert roc_auc_score(truth.inclusion_error[ben], scores.error_score[ben]) > 0.75
-    assert roc_auc_score(truth.exclusion_error[~ben], scores.error_score[~ben]) > 0.75
+
+    def auc(p):
+        return (
+            roc_auc_score(truth.eligible, p),
+            roc_auc_score(truth.inclusion_error[ben], -p[ben]),
+            roc_auc_score(truth.exclusion_error[~ben], p[~ben]),
+        )
+
+    model, baseline, rules = auc(scores.p_eligible.to_numpy()), auc(pmt), auc(scores.n_components.to_numpy(float))
+    assert all(m > b for m, b in zip(model, baseline)), (model, baseline)
+    assert all(m > r + 0.08 for m, r in zip(model, rules)), (model, rules)
     # calibrated: the mean probability is near the true eligible share
     assert scores.p_eligible.mean() == pytest.approx(truth.eligible.mean(), abs=0.06)
 
