@@ -6,7 +6,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 
 # make notebooks - run the notebooks again in place, outputs kept (they are committed executed)
-.PHONY: demo test install notebooks clean
+# make mutation  - mutation testing (mutmut) of ranking, audit, feedback, validation rules, programme
+#                  rules and metrics against their tests; not part of make test (hours on 2 cores)
+.PHONY: demo test install notebooks mutation clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,5 +32,10 @@ notebooks: install
 	  MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR=false MLFLOW_LOGGING_LEVEL=WARNING PYTHONWARNINGS=ignore \
 	  ../$(BIN)/jupyter-execute --inplace --timeout=600 "$$nb" || exit 1; done
 
+mutation: install
+	$(BIN)/python -m pip install --quiet -e ".[test,dask,mutation]"
+	$(BIN)/mutmut run
+	$(BIN)/mutmut results
+
 clean:
-	rm -rf $(VENV) .pytest_cache models/mlruns.db models/artifacts demo-output
+	rm -rf $(VENV) .pytest_cache models/mlruns.db models/artifacts demo-output mutants

@@ -163,6 +163,10 @@ def test_demo_runs_end_to_end(tmp_path, monkeypatch):
     assert pd.read_parquet(tmp_path / "demo" / "lists" / "ranked.parquet").reasons.notna().all()  # audit sample too
     assert "<h2>The scored batch</h2>" in (tmp_path / "demo" / "report.html").read_text()
     assert "mlflow ui --backend-store-uri" in res.stdout and "what the demo wrote" in res.stdout
+    # the report's model is at least as good as the OLS proxy-means test on the same rows and folds
+    m = TargetingModel.load(tmp_path / "demo" / "model").cv_metrics_
+    assert m["survey_auc"] >= m["baseline_ols_survey_auc"]
+    assert m["survey_top10_precision"] >= m["baseline_ols_survey_top10_precision"]
 
 
 def test_readme_cli_reference_is_generated_from_the_cli():

@@ -8,7 +8,14 @@ from fairlearn.metrics import MetricFrame, count
 from sklearn.metrics import brier_score_loss, roc_auc_score
 
 from ..explain import Explainer
-from ..metrics import bootstrap_ci, calibration_summary, feature_bins, reliability_table, standard_groups
+from ..metrics import (
+    bootstrap_ci,
+    calibration_summary,
+    feature_bins,
+    precision_at,
+    reliability_table,
+    standard_groups,
+)
 from ..records import data_fingerprint
 
 LABEL_SOURCES = ("survey", "verification")
@@ -64,7 +71,8 @@ def labelled_rows(fam: pd.DataFrame, has: np.ndarray, real: np.ndarray, threshol
 
 
 def label_metrics(oof: pd.DataFrame) -> dict:
-    """AUC (with group-clustered interval), Brier and ECE of ``p_eligible`` per label source."""
+    """AUC (with group-clustered interval), precision of the top 10% (the share eligible among the
+    tenth most likely eligible), Brier and ECE of ``p_eligible`` per label source."""
     out = {}
     for source, d in oof.groupby("source"):
         y, p = d["label"].to_numpy(bool), d["p_eligible"].to_numpy()
@@ -72,6 +80,7 @@ def label_metrics(oof: pd.DataFrame) -> dict:
             auc = bootstrap_ci(_auc, y, p, clusters=d["group"].to_numpy(), n_boot=100)
             out[f"{source}_auc"] = auc["estimate"]
             out[f"{source}_auc_low"], out[f"{source}_auc_high"] = auc["low"], auc["high"]
+            out[f"{source}_top10_precision"] = precision_at(y, p, 0.10)
         out.update({f"{source}_{k}": v for k, v in calibration_summary(y, p).items()})
         out[f"{source}_rows"] = int(len(d))
     return out

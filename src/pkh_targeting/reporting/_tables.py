@@ -18,7 +18,8 @@ _ROWS = (
 
 def accuracy_table(model) -> pd.DataFrame:
     """Out-of-fold accuracy of the model, and of the OLS proxy-means baseline on the same rows and
-    folds: AUC with its interval (bootstrapped by regency), Brier, ECE and labelled rows."""
+    folds: AUC with its interval (bootstrapped by regency), precision of the top 10%, Brier, ECE and
+    labelled rows."""
     m = model.cv_metrics_
     rows = []
     for method, key, labels in _ROWS:
@@ -31,12 +32,14 @@ def accuracy_table(model) -> pd.DataFrame:
                 "labels": labels,
                 "AUC": auc,
                 "95% interval": f"{low:.3f} - {high:.3f}",
+                "top 10% precision": m.get(f"{key}_top10_precision", np.nan),
                 "Brier": m.get(f"{key}_brier", np.nan),
                 "ECE": m.get(f"{key}_ece", np.nan),
                 "rows": int(m[f"{key}_rows"]),
             }
         )
-    return pd.DataFrame(rows, columns=["method", "labels", "AUC", "95% interval", "Brier", "ECE", "rows"])
+    columns = ["method", "labels", "AUC", "95% interval", "top 10% precision", "Brier", "ECE", "rows"]
+    return pd.DataFrame(rows, columns=columns)
 
 
 def versions_table(model) -> pd.DataFrame:
