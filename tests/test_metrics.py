@@ -17,17 +17,30 @@ from pkh_targeting.metrics import (
 
 
 def test_targeting_errors_by_hand():
-    # 10 families: 4 eligible (0-3); 4 receive (2-5)
+    # 10 families: 4 eligible (0-3); 3 receive (3-5): one right, two leaks, three left out
     eligible = np.arange(10) < 4
-    receives = (np.arange(10) >= 2) & (np.arange(10) < 6)
+    receives = (np.arange(10) >= 3) & (np.arange(10) < 6)
     e = targeting_errors(eligible, receives)
-    assert e["leakage"] == 2 / 4  # 4, 5 receive but are not eligible
-    assert e["undercoverage"] == 2 / 4  # 0, 1 eligible but excluded
+    assert e["leakage"] == 2 / 3  # 4, 5 receive but are not eligible
+    assert e["undercoverage"] == 3 / 4  # 0, 1, 2 eligible but excluded
     assert e["inclusion_error_rate"] == 2 / 6  # of the 6 not eligible, 2 receive
-    assert e["exclusion_error_rate"] == 2 / 4
-    assert e["mistargeting_rate"] == 4 / 10
+    assert e["exclusion_error_rate"] == 3 / 4
+    assert e["mistargeting_rate"] == 5 / 10
+    assert e["coverage_share"] == 3 / 10 and e["eligible_share"] == 4 / 10
     w = np.where(np.arange(10) == 4, 3.0, 1.0)  # weights count
-    assert targeting_errors(eligible, receives, weights=w)["leakage"] == 4 / 6
+    assert targeting_errors(eligible, receives, weights=w)["leakage"] == 4 / 5
+    # 0/1 codes mean what booleans mean; a rate of nobody is undefined, not 0
+    assert targeting_errors(eligible.astype(int), receives.astype(int)) == e
+    nobody = targeting_errors(eligible, np.zeros(10, bool))
+    assert np.isnan(nobody["leakage"]) and nobody["undercoverage"] == 1.0
+
+
+def test_top_shares_break_ties_by_position():
+    from pkh_targeting.metrics import top_share
+
+    assert top_share([1, 1, 1, 1], 0.5).tolist() == [True, True, False, False]
+    assert top_share([0.1, 0.9, 0.9, 0.2], 0.25).tolist() == [False, True, False, False]
+    assert precision_at([0, 1, 0, 1], [1, 1, 1, 1], 0.5) == 0.5 and recall_at([0, 1, 0, 1], [1, 1, 1, 1], 0.5) == 0.5
 
 
 def test_world_bank_table_perfect_and_random_predictions():

@@ -99,3 +99,25 @@ def test_audit_sized_by_precision_reaches_its_margin():
     assert (tighter["margin"].to_numpy() > margins["margin"].to_numpy()).all()  # a smaller sample is less precise
     with pytest.warns(UserWarning, match="cannot estimate"):
         assert audit_share_for_margin(scores, 500, 0.05) == 0.9
+
+
+def test_the_audit_share_for_a_margin_by_hand():
+    """The share is the larger list's need: n(left out, margin x rate denominator / left out) over
+    the list's share of the visits; sample sizes follow the finite-population formula exactly."""
+    from pkh_targeting.verification import audit_share_for_margin, sample_size
+
+    assert sample_size(1, 0.05) == 1 and sample_size(29, 0.05) == 28 and sample_size(36, 0.05) == 33
+    with pytest.raises(ValueError, match="margin"):
+        sample_size(100, 0.0)
+    scores = _scores(5_000, 10, 2, seed=3)
+    pool = scores[scores.receives_pkh | (scores.n_components > 0)]
+    n_ben, n_other = int(pool.receives_pkh.sum()), int((~pool.receives_pkh).sum())
+    eligible = float(pool.p_eligible.sum())  # families without a component: p = 0 in real scores
+    for inclusion_share, confidence in ((0.3, 0.9), (None, 0.95)):
+        s = 0.5 if inclusion_share is None else inclusion_share
+        need = max(
+            sample_size(n_ben, 0.03 * n_ben / n_ben, confidence) / s,
+            sample_size(n_other, 0.03 * eligible / n_other, confidence) / (1 - s),
+        )
+        got = audit_share_for_margin(scores, 4_000, 0.03, confidence=confidence, inclusion_share=inclusion_share)
+        assert got == pytest.approx(need / 4_000), inclusion_share
