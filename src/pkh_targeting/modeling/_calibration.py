@@ -52,7 +52,7 @@ def cross_fitted(method: str, p, y, w, calib, groups, n_splits: int) -> np.ndarr
 def choose_calibration(p, y, w, calib, groups, n_splits: int) -> tuple[str, np.ndarray, dict]:
     """The calibration with the lowest cross-fitted Brier score on the ``calib`` rows, among none,
     Platt (with at least 300 calibration rows) and isotonic (with 1,000); a calibration replaces
-    none only if it lowers the Brier score by more than one standard error of the paired difference.
+    none only if it lowers the Brier score by more than two standard errors of the paired difference.
 
     Returns the method, its cross-fitted probabilities and the Brier score of each candidate.
     """

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
@@ -117,18 +118,14 @@ def make_lists(
         )
     ranked = rank_for_verification(s, budget, **ranking)
     links = _batch_file(scores, LINKS) if links is None else links
-    reference_date = reference_date or (read_manifest(scores).get("reference_date") if model is not None else None)
-    decorate = dict(
-        scores=scores, model=model, families=families, members=members, links=links, language=language,
-        reference_date=reference_date,
-    )  # fmt: skip
-    ranked = _with_evidence(ranked, **decorate)
+    decorate = partial(_with_evidence, scores, model, families, members, links, language, reference_date)
+    ranked = decorate(ranked)
     public = members is not None and public_lists
     fam = _visit_records(families, ranked["family_id"], whole=public)
     paths = write_field_lists(ranked, fam, out / "field", language=language)
     agenda = None
     if meeting_size is not None:
-        agenda = _with_evidence(meeting_agenda(s, meeting_size), **decorate)
+        agenda = decorate(meeting_agenda(s, meeting_size))
         meeting_fam = fam if public else _visit_records(families, agenda["family_id"], whole=False)
         paths += write_field_lists(agenda, meeting_fam, out / "meeting", language=language, meeting=True)
     if form == "odk":
@@ -144,10 +141,11 @@ def make_lists(
     return Lists(ranked, summary, audit, paths, agenda)
 
 
-def _with_evidence(ranked, *, scores, model, families, members, links, language, reference_date) -> pd.DataFrame:
+def _with_evidence(scores, model, families, members, links, language, reference_date, ranked) -> pd.DataFrame:
     """Listed families with reasons (from ``model``, where they have none), the reports their visit
     answers and the evidence of other registries, where the batch came with them."""
     if model is not None:
+        reference_date = reference_date or read_manifest(scores).get("reference_date")
         evidence = {"links": links, "community_reports": _batch_file(scores, REPORTS)}
         ranked = explain_lists(
             ranked, model, families, members, reference_date=reference_date, language=language, **evidence
