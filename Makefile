@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 
 # make notebooks - run the notebooks again in place, outputs kept (they are committed executed)
 # make mutation  - mutation testing (mutmut) of ranking, audit, feedback, validation rules, programme
-#                  rules and metrics against their tests; not part of make test (hours on 2 cores)
+#                  rules and metrics against their tests; not part of make test (several hours on 2 cores; resumes where it stopped)
 .PHONY: demo test install notebooks mutation clean
 
 $(BIN)/python:
