@@ -194,6 +194,14 @@ def evidence_model(evidence_train):
     )
 
 
+@pytest.fixture(scope="session")
+def plain_model(evidence_train):
+    """The same registry's model without evidence: what the registry records and the reports add to."""
+    from pkh_targeting import TargetingModel
+
+    return TargetingModel(cv={"n_splits": 3}).fit(evidence_train.families, evidence_train.members, reference_date=REF)
+
+
 def top_precision(scores, truth, kind):
     """Share of true ``kind`` errors among the top 10% of a list by error score (the inclusion list
     among families with a PKH component: those without are errors by rule)."""

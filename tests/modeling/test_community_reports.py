@@ -23,14 +23,9 @@ from pkh_targeting.verification._reports import CLAIMS
 
 
 @pytest.fixture(scope="module")
-def reports_train():
-    """Reports are few per family: the model needs a larger registry to learn how reliable they are."""
-    return generate_registry(15_000, seed=13, regions_seed=0, reference_date=REF)
-
-
-@pytest.fixture(scope="module")
-def reports_model(reports_train):
-    reg = reports_train
+def reports_model(evidence_train):
+    """Reports are few per family: the model needs the larger registry to learn how reliable they are."""
+    reg = evidence_train
     return TargetingModel(cv={"n_splits": 3}).fit(
         reg.families, reg.members, community_reports=reg.community_reports, reference_date=REF
     )
@@ -41,9 +36,8 @@ def unseen():
     return generate_registry(8_000, seed=9, regions_seed=0, reference_date=REF)
 
 
-def test_the_reports_make_the_lists_better_on_an_unseen_population(reports_model, reports_train, unseen):
-    reg = reports_train
-    plain = TargetingModel(cv={"n_splits": 3}).fit(reg.families, reg.members, reference_date=REF)
+def test_the_reports_make_the_lists_better_on_an_unseen_population(reports_model, plain_model, unseen):
+    plain = plain_model
     kw = {"reference_date": REF, "reasons": "none"}
     with_reports = reports_model.score(
         unseen.families, unseen.members, community_reports=unseen.community_reports, **kw

@@ -18,9 +18,8 @@ def unseen():
     return generate_registry(6_000, seed=4, regions_seed=0, reference_date=REF)
 
 
-def test_the_records_make_both_lists_better_on_an_unseen_population(evidence_model, evidence_train, unseen):
-    reg = evidence_train
-    without = TargetingModel(cv={"n_splits": 3}).fit(reg.families, reg.members, reference_date=REF)
+def test_the_records_make_both_lists_better_on_an_unseen_population(evidence_model, plain_model, unseen):
+    without = plain_model
     kw = {"reference_date": REF, "reasons": "none"}
     with_records = evidence_model.score(unseen.families, unseen.members, registry_records=unseen.registry_records, **kw)
     plain = without.score(unseen.families, unseen.members, **kw)
