@@ -25,7 +25,8 @@ def _data(n, seed=0):
     "params",
     [
         {"num_leaves": 7, "max_depth": 3, "objective": "regression"},
-        {"num_leaves": 31, "objective": "binary"},  # deep trees: most rows explained one by one
+        {"num_leaves": 31, "objective": "binary"},  # trees split in groups of leaves
+        {"num_leaves": 60, "objective": "regression", "min_data_in_leaf": 1},  # leaves deeper than a group
         {"num_leaves": 7, "objective": "regression", "zero_as_missing": True},
         {"num_leaves": 5, "objective": "regression", "use_missing": False},
     ],
@@ -34,7 +35,7 @@ def test_equals_lightgbm_pred_contrib(params):
     X, y = _data(3000)
     if params["objective"] == "binary":
         y = y > y.median()
-    booster = lgb.train({**params, "verbose": -1, "min_data_in_leaf": 5}, lgb.Dataset(X, y), num_boost_round=40)
+    booster = lgb.train({"verbose": -1, "min_data_in_leaf": 5, **params}, lgb.Dataset(X, y), num_boost_round=40)
     new, _ = _data(4000, seed=1)
     new.loc[:9, "d"] = np.nan  # categories unseen or missing
     expected = booster.predict(new, pred_contrib=True)

@@ -1,91 +1,198 @@
-"""LightGBM's own TreeSHAP contributions, computed once per distinct decision pattern of each tree.
+"""TreeSHAP contributions of a LightGBM model (path-dependent, as ``pred_contrib``), vectorised.
 
 TreeSHAP's result for a row and a tree depends only on which way the row goes at each of the tree's
-splits. A shallow tree has few such patterns in a batch (at most ``2**splits``, and far fewer in
-practice), so `contributions` asks LightGBM (``pred_contrib``) for one row per pattern and tree, and
-hands the result to every row of the pattern: the same numbers as one ``pred_contrib`` call on the
-whole batch, up to the order of floating-point additions, at a fraction of the cost.
+splits: its decision pattern. A batch has few distinct patterns per tree (at most ``2**splits``), so
+`contributions` computes each tree's contributions once per pattern and hands them to every row of
+the pattern. For a pattern and a leaf, the Shapley values of the leaf's path have a closed form.
+Take the path's distinct features ``j``, their cover fractions ``z_j`` (the share of the node's
+training rows that follow the path at each split on ``j``, multiplied) and ``o_j`` (1 if the row
+follows the path at all of them, else 0). Feature ``k`` gets
+``value * (o_k - z_k) * sum_s s! (d-1-s)! / d! * [x^s] prod_{j != k} (o_j x + z_j)``, the terms that
+LightGBM's recursion (``Tree::TreeSHAP``) adds up. The result equals ``pred_contrib`` up to the
+order of floating-point additions (about 1e-15).
 """
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
+from math import factorial
 
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
 _ZERO = 1e-35  # LightGBM's kZeroThreshold
-_MAX_PATTERN_SHARE = 0.25  # a tree with more distinct patterns than this share of the rows is explained row by row
+_GROUP_SPLITS = 10  # splits on the paths of a group of leaves: its 2**10 decision patterns are evaluated at once
+_SIDES = (("left_child", True), ("right_child", False))
 
 
 @dataclass(frozen=True)
 class _Split:
     feature: int
     threshold: float
-    categories: np.ndarray | None  # categories that go left, for a categorical split
+    categories: tuple | None  # categories that go left, for a categorical split
     default_left: bool
     missing: str  # "None", "Zero" or "NaN"
 
 
-def _splits(node: dict, out: list) -> None:
-    if "split_feature" not in node:
-        return
-    cats = None
-    if node["decision_type"] == "==":
-        cats = np.asarray([int(c) for c in str(node["threshold"]).split("||")], dtype=np.int64)
-    out.append(
-        _Split(node["split_feature"], float(node["threshold"]) if cats is None else np.nan, cats,
-               bool(node["default_left"]), node["missing_type"])
-    )  # fmt: skip
-    _splits(node["left_child"], out)
-    _splits(node["right_child"], out)
+@dataclass
+class _Leaf:
+    value: float
+    features: list  # the path's distinct features, in order of their first split
+    zero: list  # their cover fractions
+    steps: list  # per feature: (split, goes left) of its splits on the path, splits numbered in the group
 
 
-class _Columns:
-    """The batch's feature columns, each contiguous, with what decisions need of them precomputed."""
+@dataclass
+class _Group:
+    """Leaves of a subtree and the splits on their paths: the unit whose contributions are
+    computed once per decision pattern."""
+
+    splits: list
+    leaves: list
+    features: list  # distinct split features
+
+    def pattern_contributions(self, patterns: np.ndarray) -> np.ndarray:
+        """Contributions to each of `features` (columns) of each decision pattern (rows of booleans,
+        one column per split: goes left)."""
+        slot = {f: i for i, f in enumerate(self.features)}
+        out = np.zeros((len(patterns), len(self.features)))
+        for leaf in self.leaves:
+            d = len(leaf.features)
+            follows = np.ones((len(patterns), d))
+            for k, steps in enumerate(leaf.steps):
+                for s, left in steps:
+                    follows[:, k] *= patterns[:, s] == left
+            weights = np.array([factorial(s) * factorial(d - 1 - s) / factorial(d) for s in range(d)])
+            for k in range(d):
+                coef = np.zeros((len(patterns), d))
+                coef[:, 0] = 1.0
+                for j in range(d):
+                    if j != k:  # times (o_j x + z_j)
+                        shifted = coef[:, :-1] * follows[:, j : j + 1]
+                        coef *= leaf.zero[j]
+                        coef[:, 1:] += shifted
+                out[:, slot[leaf.features[k]]] += leaf.value * (follows[:, k] - leaf.zero[k]) * (coef @ weights)
+        return out
+
+
+def _split(node: dict) -> _Split:
+    cats = tuple(int(c) for c in str(node["threshold"]).split("||")) if node["decision_type"] == "==" else None
+    threshold = np.nan if cats else float(node["threshold"])
+    return _Split(node["split_feature"], threshold, cats, bool(node["default_left"]), node["missing_type"])
+
+
+def _count(node: dict) -> float:
+    return node["internal_count"] if "split_feature" in node else node["leaf_count"]
+
+
+def _n_splits(node: dict) -> int:
+    return 1 + _n_splits(node["left_child"]) + _n_splits(node["right_child"]) if "split_feature" in node else 0
+
+
+def _tree(structure: dict) -> tuple[list, float]:
+    """A dumped tree (``dump_model()["tree_info"][t]["tree_structure"]``) as groups of leaves, the
+    largest subtrees whose leaves' paths have at most `_GROUP_SPLITS` splits in all (more only for a
+    leaf deeper than that); and LightGBM's expected value of the tree (leaf values weighted by their
+    training rows)."""
+    if "split_feature" not in structure:
+        return [], float(structure["leaf_value"])
+    groups: list[_Group] = []
+    expected = 0.0
+
+    def collect(node: dict, path: list, group: _Group) -> None:
+        nonlocal expected
+        if "split_feature" not in node:
+            merged: dict = {}
+            for s, left, fraction in path:  # a feature split twice on the path is one player
+                z, steps = merged.get(group.splits[s].feature, (1.0, []))
+                merged[group.splits[s].feature] = (z * fraction, [*steps, (s, left)])
+            z, steps = zip(*merged.values()) if merged else ((), ())
+            group.leaves.append(_Leaf(node["leaf_value"], list(merged), list(z), list(steps)))
+            expected += node["leaf_count"] / _count(structure) * node["leaf_value"]
+            return
+        group.splits.append(_split(node))
+        s = len(group.splits) - 1
+        for side, left in _SIDES:
+            collect(node[side], [*path, (s, left, _count(node[side]) / _count(node))], group)
+
+    def split_up(node: dict, ancestors: list) -> None:  # ancestors: (node, its child on the way)
+        if "split_feature" in node and len(ancestors) + _n_splits(node) > _GROUP_SPLITS:
+            for side, left in _SIDES:
+                split_up(node[side], [*ancestors, (node, side)])
+            return
+        group = _Group([_split(a) for a, _ in ancestors], [], [])
+        path = [(s, side == "left_child", _count(a[side]) / _count(a)) for s, (a, side) in enumerate(ancestors)]
+        collect(node, path, group)
+        group.features = sorted({s.feature for s in group.splits})
+        groups.append(group)
+
+    split_up(structure, [])
+    return groups, expected
+
+
+class _Decisions:
+    """The batch's feature columns and LightGBM's decision at each distinct split, computed once."""
 
     def __init__(self, M: np.ndarray):
-        self.M = np.asfortranarray(M)
-        self._cache: dict = {}
+        self.M = M
+        self._columns: dict = {}
+        self._decisions: dict = {}
 
-    def get(self, j: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def column(self, j: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Column ``j``: values, NaN mask, and values with NaN as 0 (what a split without a missing
         branch compares)."""
-        if j not in self._cache:
+        if j not in self._columns:
             x = self.M[:, j]
             nan = np.isnan(x)
-            self._cache[j] = (x, nan, np.where(nan, 0.0, x) if nan.any() else x)
-        return self._cache[j]
+            self._columns[j] = (x, nan, np.where(nan, 0.0, x) if nan.any() else x)
+        return self._columns[j]
 
+    def goes_left(self, split: _Split) -> np.ndarray:
+        """LightGBM's decision (``Tree::NumericalDecision`` / ``CategoricalDecision``)."""
+        if split not in self._decisions:
+            x, nan, zeroed = self.column(split.feature)
+            if split.categories is not None:
+                whole = np.where(nan, -1, x).astype(np.int64)  # NaN and negative codes go right: no category is <0
+                left = np.isin(whole, split.categories)
+            elif split.missing == "NaN":
+                left = np.where(nan, split.default_left, x <= split.threshold)
+            else:
+                left = zeroed <= split.threshold
+                if split.missing == "Zero":
+                    left = np.where(np.abs(zeroed) <= _ZERO, split.default_left, left)
+            self._decisions[split] = left
+        return self._decisions[split]
 
-def _goes_left(split: _Split, cols: _Columns) -> np.ndarray:
-    """LightGBM's decision at one split (``Tree::NumericalDecision`` / ``CategoricalDecision``)."""
-    x, nan, zeroed = cols.get(split.feature)
-    if split.categories is not None:
-        whole = np.where(nan, -1, x).astype(np.int64)  # NaN and negative codes go right: no category is negative
-        return np.isin(whole, split.categories)
-    if split.missing == "NaN":
-        return np.where(nan, split.default_left, x <= split.threshold)
-    left = zeroed <= split.threshold
-    if split.missing == "Zero":
-        return np.where(np.abs(zeroed) <= _ZERO, split.default_left, left)
-    return left
+    def patterns(self, group: _Group) -> tuple[np.ndarray, np.ndarray]:
+        """Decision patterns of the group (booleans, one column per split) and each row's pattern:
+        all ``2**splits`` patterns, or for a leaf deeper than `_GROUP_SPLITS` those in the batch."""
+        S = len(group.splits)
+        if S > _GROUP_SPLITS:
+            bits = np.column_stack([self.goes_left(s) for s in group.splits])
+            patterns, inverse = np.unique(bits, axis=0, return_inverse=True)
+            return patterns, inverse.ravel()
+        code = np.zeros(len(self.M), dtype=np.uint16)
+        for i, split in enumerate(group.splits):
+            code |= self.goes_left(split).astype(np.uint16) << np.uint16(i)
+        return None, code
 
 
 def _as_matrix(X) -> np.ndarray:
-    """The numbers LightGBM sees: floats as they are, pandas categories as their codes (NaN if unknown)."""
+    """The numbers LightGBM sees, column-major: floats as they are, pandas categories as their codes
+    (NaN if unknown)."""
     if not isinstance(X, pd.DataFrame):
-        return np.asarray(X, dtype=np.float64)
-    cols = []
-    for c in X.columns:
+        return np.asfortranarray(X, dtype=np.float64)
+    M = np.empty(X.shape, order="F")
+    for j, c in enumerate(X.columns):
         s = X[c]
         if isinstance(s.dtype, pd.CategoricalDtype):
-            codes = s.cat.codes.to_numpy().astype(np.float64)
-            cols.append(np.where(codes < 0, np.nan, codes))
+            codes = s.cat.codes.to_numpy()
+            M[:, j] = np.where(codes < 0, np.nan, codes)
         else:
-            cols.append(s.to_numpy(dtype=np.float64, na_value=np.nan))
-    return np.column_stack(cols) if cols else np.empty((len(X), 0))
+            M[:, j] = s.to_numpy(dtype=np.float64, na_value=np.nan)
+    return M
 
 
 def contributions(booster: lgb.Booster, X) -> np.ndarray:
@@ -97,40 +204,39 @@ def contributions(booster: lgb.Booster, X) -> np.ndarray:
     ValueError
         ``booster`` has several outputs per iteration (multiclass).
     """
-    model = booster.dump_model()
-    if model["num_tree_per_iteration"] != 1:
-        raise ValueError("contributions supports single-output models only (regression, binary).")
-    cols = _Columns(_as_matrix(X))
-    M = cols.M
-    n, out = len(M), np.zeros((len(M), M.shape[1] + 1), order="F")
-    for t, info in enumerate(model["tree_info"]):
-        splits: list[_Split] = []
-        _splits(info["tree_structure"], splits)
-        if not splits:  # a single leaf: its value is the expected value
-            out[:, -1] += booster.predict(M[:1], pred_contrib=True, start_iteration=t, num_iteration=1)[0, -1]
-            continue
-        rows, inverse = _patterns(splits, cols)
-        if len(rows) > _MAX_PATTERN_SHARE * n:
-            out += booster.predict(M, pred_contrib=True, start_iteration=t, num_iteration=1)
-            continue
-        phi = booster.predict(M[rows], pred_contrib=True, start_iteration=t, num_iteration=1)
-        for j in {s.feature for s in splits} | {M.shape[1]}:
-            out[:, j] += phi[inverse, j]
-    return np.ascontiguousarray(out)
+    decisions = _Decisions(_as_matrix(X))
+    n, n_features = decisions.M.shape
+    out = np.zeros((n, n_features + 1), order="F")  # column-major: a DataFrame's own layout
+    values = np.empty(n)
+    groups, out[:, -1] = _explained(booster)
+    for group, phi in groups:
+        patterns, code = decisions.patterns(group)
+        if phi is None:
+            phi = group.pattern_contributions(patterns).T.copy()
+        code = code.astype(np.intp)
+        for f, table in zip(group.features, phi):
+            np.add(out[:, f], np.take(table, code, out=values), out=out[:, f])
+    return out
 
 
-def _patterns(splits: list[_Split], cols: _Columns) -> tuple[np.ndarray, np.ndarray]:
-    """One row of each distinct decision pattern of a tree, and each row's pattern."""
-    if len(splits) <= 62:
-        code = np.zeros(len(cols.M), dtype=np.int64)
-        for i, split in enumerate(splits):
-            code |= _goes_left(split, cols).astype(np.int64) << i
-        inverse, uniques = pd.factorize(code)
-    else:
-        bits = np.column_stack([_goes_left(split, cols) for split in splits])
-        _, inverse = np.unique(bits, axis=0, return_inverse=True)
-        inverse = inverse.ravel()
-        uniques = np.arange(inverse.max() + 1)
-    rows = np.empty(len(uniques), dtype=np.int64)
-    rows[inverse[::-1]] = np.arange(len(inverse) - 1, -1, -1)  # the first row of each pattern
-    return rows, inverse
+_EXPLAINED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _explained(booster: lgb.Booster) -> tuple[list, float]:
+    """The booster's groups of leaves, each with its contributions of every decision pattern (None
+    for a group of a leaf deeper than `_GROUP_SPLITS`: those of its patterns in the batch), and
+    its expected value; worked out once per booster."""
+    if booster not in _EXPLAINED:
+        model = booster.dump_model()
+        if model["num_tree_per_iteration"] != 1:
+            raise ValueError("contributions supports single-output models only (regression, binary).")
+        groups, expected = [], 0.0
+        for info in model["tree_info"]:
+            tree_groups, tree_expected = _tree(info["tree_structure"])
+            expected += tree_expected
+            for g in tree_groups:
+                S = len(g.splits)
+                all_patterns = (np.arange(2**S)[:, None] >> np.arange(S)) & 1 == 1
+                groups.append((g, g.pattern_contributions(all_patterns).T.copy() if S <= _GROUP_SPLITS else None))
+        _EXPLAINED[booster] = groups, expected
+    return _EXPLAINED[booster]
