@@ -116,6 +116,33 @@ def _amount(x: float, lang: str) -> str:
     return text.replace(",", ".") if lang == "id" else text
 
 
+def _render(x, fmt: str, spec: dict, lang: str) -> str:
+    """A questionnaire value as its reason shows it."""
+    if fmt == "text":
+        return str(x)
+    if fmt == "code":
+        return spec["codes"][lang].get(int(x), str(x))
+    if fmt == "int":
+        return f"{int(x)}"
+    if fmt == "percent":
+        return f"{100 * float(x):.0f}%"
+    return f"{round(float(x), 1) + 0.0:.1f}"  # + 0.0: no "-0.0"
+
+
+def _top(toward: np.ndarray, k: int) -> np.ndarray:
+    """Columns of the ``k`` largest values per row, largest first, ties to the leftmost: a stable
+    descending sort's first ``k``, by ``k`` passes of argmax."""
+    finite = np.isfinite(toward)
+    if k * 2 > toward.shape[1] or np.isnan(toward).any() or (finite.sum(axis=1) < k).any():
+        return np.argsort(-toward, axis=1, kind="stable")[:, :k]
+    left, rows = toward.copy(), np.arange(len(toward))
+    top = np.empty((len(toward), k), dtype=np.intp)
+    for j in range(k):
+        top[:, j] = np.argmax(left, axis=1)
+        left[rows, top[:, j]] = -np.inf
+    return top
+
+
 def load_templates(path=None) -> dict:
     """Reason templates (``configs/reasons.yaml`` by default), read with a safe loader."""
     text = (
@@ -155,49 +182,52 @@ class Explainer:
     def contributions(self, X: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
         """Log-odds contributions per model feature (the welfare estimate shared out) and the base."""
         model = self.model
-        B = tree_contributions(model.classifier_, X)
         cols = list(X.columns)
-        trees = pd.DataFrame(B[:, :-1], index=X.index, columns=cols)
-        base = B[:, -1].copy()
+        B = tree_contributions(model.classifier_, X)
+        trees, base = B[:, :-1], B[:, -1].copy()
         if model.report_shift(X) is not None:  # the reports' prior shift is theirs, in log-odds
-            for c in [c for c in cols if c.startswith("rep_") and c.endswith("_score")]:
-                trees[c] += np.nan_to_num(X[c].to_numpy(dtype=np.float64))
+            for j in [j for j, c in enumerate(cols) if c.startswith("rep_") and c.endswith("_score")]:
+                trees[:, j] += np.nan_to_num(X.iloc[:, j].to_numpy(dtype=np.float64))
         if model.welfare_ is None:
-            return self._share_index(trees, X), base
+            return pd.DataFrame(self._share_index(trees, X), index=X.index, columns=cols), base
         c, base_w = model.welfare_.contributions(X[model.welfare_.feature_names_in_])
-        c = c.reindex(columns=[col for col in X.columns if col != "welfare_gap"], fill_value=0.0)
-        gap = X["welfare_gap"].to_numpy(dtype=np.float64)
+        gap_at = cols.index("welfare_gap")
+        gap = X.iloc[:, gap_at].to_numpy(dtype=np.float64)
         prior = model.prior_log_odds
-        channel = trees.pop("welfare_gap").to_numpy() + prior(gap) - prior(base_w)
+        channel = trees[:, gap_at] + prior(gap) - prior(base_w)
         spread = gap - base_w
         ok = np.abs(spread) > 1e-9
-        share = np.where(ok[:, None], c.to_numpy() / np.where(ok, spread, 1.0)[:, None], 0.0)
-        out = trees + share * channel[:, None]
-        welfare = pd.DataFrame({WELFARE_CONCEPT: np.where(ok, 0.0, channel)}, index=X.index)
-        return pd.concat([self._share_index(out, X), welfare], axis=1), base + prior(base_w)
+        per_unit = np.where(ok, channel / np.where(ok, spread, 1.0), 0.0)
+        for j, col in zip(X.columns.get_indexer(c.columns), c.to_numpy().T):
+            trees[:, j] += col * per_unit
+        trees[:, gap_at] = np.where(ok, 0.0, channel)  # what the features behind the estimate do not explain
+        out = pd.DataFrame(self._share_index(trees, X), index=X.index, columns=cols)
+        out = out[[c for c in cols if c != "welfare_gap"] + ["welfare_gap"]]  # the estimate's own part last
+        return out.rename(columns={"welfare_gap": WELFARE_CONCEPT}), base + prior(base_w)
 
-    def _share_index(self, contrib: pd.DataFrame, X: pd.DataFrame) -> pd.DataFrame:
+    def _share_index(self, contrib: np.ndarray, X: pd.DataFrame) -> np.ndarray:
         """The asset index's contribution shared out over the assets and dwelling items behind it,
-        in proportion to their parts of the index (where it is not about zero)."""
-        if "asset_index" not in contrib:
+        in proportion to their parts of the index (where it is not about zero); in place."""
+        if "asset_index" not in X:
             return contrib
         terms = self.model.builder_.index_terms(X)
         index = terms.sum(axis=1).to_numpy()
         ok = np.abs(index) > 1e-6
-        share = np.where(ok[:, None], terms.to_numpy() / np.where(ok, index, 1.0)[:, None], 0.0)
-        c = contrib["asset_index"].to_numpy()
-        out = contrib.copy()
-        out[terms.columns] += share * c[:, None]
-        out["asset_index"] = np.where(ok, 0.0, c)
-        return out
+        at = X.columns.get_loc("asset_index")
+        per_unit = np.where(ok, contrib[:, at] / np.where(ok, index, 1.0), 0.0)
+        for j, col in zip(X.columns.get_indexer(terms.columns), terms.to_numpy().T):
+            contrib[:, j] += col * per_unit
+        contrib[:, at] = np.where(ok, 0.0, contrib[:, at])
+        return contrib
 
     def concept_contributions(self, X: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
         """Contributions summed per questionnaire concept (e.g. all floor dummies -> floor material)."""
         contrib, base = self.contributions(X)
-        names = pd.Index([self.concepts.get(c, c) for c in contrib.columns])
-        concepts = names.unique()
-        fold = (names.to_numpy()[:, None] == concepts.to_numpy()[None, :]).astype(np.float64)
-        return pd.DataFrame(contrib.to_numpy() @ fold, index=X.index, columns=concepts), base
+        codes, concepts = pd.factorize(pd.Index([self.concepts.get(c, c) for c in contrib.columns]))
+        folded = np.zeros((len(X), len(concepts)), order="F")
+        for k, col in zip(codes, contrib.to_numpy().T):
+            folded[:, k] += col
+        return pd.DataFrame(folded, index=X.index, columns=concepts), base
 
     # ----------------------------------------------------------------------------------- reasons
     def _values(self, feature, X, fam) -> pd.Series:
@@ -228,18 +258,9 @@ class Explainer:
         if fmt == "yes_no":
             b = pd.Series(v).astype(bool).to_numpy()
             return np.where(b, spec[f"{lang}_yes"], spec[f"{lang}_no"]).astype(object)
-        if fmt == "text":
-            rendered = ["?" if pd.isna(x) else str(x) for x in v]
-        elif fmt == "code":
-            codes = spec["codes"][lang]
-            rendered = [codes.get(int(x), str(x)) if pd.notna(x) else "?" for x in v]
-        elif fmt == "int":
-            rendered = [f"{int(x)}" if pd.notna(x) else "?" for x in v]
-        elif fmt == "percent":
-            rendered = [f"{100 * float(x):.0f}%" if pd.notna(x) else "?" for x in v]
-        else:
-            rendered = [f"{round(float(x), 1) + 0.0:.1f}" if pd.notna(x) else "?" for x in v]  # + 0.0: no "-0.0"
-        return np.array([spec[lang].format(value=r) for r in rendered], dtype=object)
+        codes, uniques = pd.factorize(v)  # each distinct value's text is built once; missing is code -1
+        rendered = [_render(x, fmt, spec, lang) for x in uniques] + ["?"]
+        return np.array([spec[lang].format(value=r) for r in rendered], dtype=object)[codes]
 
     def reasons(
         self, X: pd.DataFrame, families: pd.DataFrame, receives, has_component, folded=None, by_rule=None
@@ -258,26 +279,37 @@ class Explainer:
         toward = values * np.where(np.asarray(receives, bool), -1.0, 1.0)[:, None]
         toward[:, np.isin(folded.columns, CONTEXT_CONCEPTS)] = -np.inf  # region is context, not a reason
         k = min(self.top_n, toward.shape[1])
-        top = np.argsort(-toward, axis=1, kind="stable")[:, :k]
+        top = _top(toward, k)
         names = np.asarray(folded.columns)
         directions = self.templates["directions"][self.language]
-        out = None
-        for j in range(k):
-            texts = np.empty(len(X), dtype=object)
+        n, key, slots = len(X), np.zeros(len(X), dtype=np.int64), []
+        for j in range(k):  # each slot's texts numbered, each built once; then each family's combination
+            texts = np.empty(n, dtype=object)
             for ci in np.unique(top[:, j]):
                 rows = np.flatnonzero(top[:, j] == ci)
                 texts[rows] = self._texts(names[ci], rows, X, families)
-            up = values[np.arange(len(X)), top[:, j]] > 0
-            part = pd.Series(texts, index=X.index) + ", " + np.where(up, directions["up"], directions["down"])
-            out = part if out is None else out + "; " + part
-        out = out.astype("string")
-        no_comp = np.asarray(receives, bool) & ~np.asarray(has_component, bool)
-        out = out.mask(pd.Series(no_comp, index=X.index), self.templates["no_component"][self.language])
-        for rule, mask in (by_rule or {}).items():
-            out = out.mask(
-                pd.Series(no_comp & np.asarray(mask, bool), index=X.index), self.templates[rule][self.language]
+            codes, uniques = pd.factorize(texts)
+            up = values[np.arange(n), top[:, j]] > 0
+            slots.append(
+                (
+                    codes,
+                    up,
+                    [f"{u}, {directions['down']}" for u in uniques],
+                    [f"{u}, {directions['up']}" for u in uniques],
+                )
             )
-        return out
+            key, _ = pd.factorize(key * (2 * len(uniques)) + 2 * codes + up)
+        first = np.unique(key, return_index=True)[1]
+        joined = np.array(
+            ["; ".join((up_t if up[i] else down_t)[codes[i]] for codes, up, down_t, up_t in slots) for i in first],
+            dtype=object,
+        )
+        out = joined[key]
+        no_comp = np.asarray(receives, bool) & ~np.asarray(has_component, bool)
+        out = np.where(no_comp, self.templates["no_component"][self.language], out)
+        for rule, mask in (by_rule or {}).items():
+            out = np.where(no_comp & np.asarray(mask, bool), self.templates[rule][self.language], out)
+        return pd.Series(out, index=X.index, dtype="string")
 
     # ------------------------------------------------------------------------------------ global
     def global_importance(self, X: pd.DataFrame) -> pd.Series:

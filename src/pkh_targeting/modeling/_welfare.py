@@ -308,22 +308,27 @@ class WelfareModel(RegressorMixin, BaseEstimator):
         return m["lgbm"].predict(_as_lgbm(X, list(m["categories"]), m["categories"]))
 
     @staticmethod
-    def _contrib_one(m, X) -> tuple[pd.DataFrame, np.ndarray]:
+    def _contrib_one(m, X) -> tuple[np.ndarray, np.ndarray]:
+        """Contributions (rows x columns of ``X``, column-major) and base of one fitted part."""
         if "stack" in m:
             parts = [WelfareModel._contrib_one(part, X) for part in m["stack"]]
-            contrib = sum(wt * c for wt, (c, _) in zip(m["weights"], parts))
-            base = sum(wt * b for wt, (_, b) in zip(m["weights"], parts)) + m["intercept"]
-            return contrib, base
+            contrib = None
+            for wt, (c, _) in zip(m["weights"], parts):
+                c *= wt
+                contrib = c if contrib is None else np.add(contrib, c, out=contrib)
+            return contrib, sum(wt * b for wt, (_, b) in zip(m["weights"], parts)) + m["intercept"]
         if "ols" in m:
             d = m["design"]
-            Z = (d.transform(X) - np.asarray(d.means)) * m["ols"].coef_
-            # each design column (a one-hot level, say) folded back to the input column it came from
-            fold = (np.asarray(d.sources())[:, None] == np.asarray(X.columns)[None, :]).astype(np.float64)
+            Z = d.transform(X)
+            Z -= np.asarray(d.means)
+            Z *= m["ols"].coef_
+            contrib = np.zeros(X.shape, order="F")
+            for j, k in enumerate(X.columns.get_indexer(d.sources())):  # one-hot levels back to their column
+                contrib[:, k] += Z[:, j]
             base = np.full(len(X), float(m["ols"].intercept_ + np.dot(m["ols"].coef_, d.means)))
-            return pd.DataFrame(Z @ fold, index=X.index, columns=X.columns), base
-        booster = m["lgbm"].booster_
-        C = tree_contributions(booster, _as_lgbm(X, list(m["categories"]), m["categories"]))
-        return pd.DataFrame(C[:, :-1], index=X.index, columns=X.columns), C[:, -1]
+            return contrib, base
+        C = tree_contributions(m["lgbm"].booster_, _as_lgbm(X, list(m["categories"]), m["categories"]))
+        return C[:, :-1], C[:, -1]
 
     @property
     def selection_(self) -> dict:
@@ -340,7 +345,9 @@ class WelfareModel(RegressorMixin, BaseEstimator):
         check_is_fitted(self, "models_")
         if self.split_by is not None:
             raise NotImplementedError("contributions of split models are not implemented; fit without split_by.")
-        return self._contrib_one(self.models_[None], self._frame(X, reset=False))
+        X = self._frame(X, reset=False)
+        contrib, base = self._contrib_one(self.models_[None], X)
+        return pd.DataFrame(contrib, index=X.index, columns=X.columns), base
 
     def predict_log(self, X) -> np.ndarray:
         """Predicted log consumption per capita."""
@@ -368,14 +375,12 @@ class WelfareModel(RegressorMixin, BaseEstimator):
 
 
 def _as_lgbm(X: pd.DataFrame, cats: list, categories: dict | None = None) -> pd.DataFrame:
-    if not cats:
-        return X
-    X = X.copy()
+    coded = {}
     for c in cats:
         known = (categories or {}).get(c)
         values = X[c] if known is None else X[c].where(X[c].isin(known))  # unseen -> missing
-        X[c] = pd.Categorical(values, categories=known)
-    return X
+        coded[c] = pd.Categorical(values, categories=known)
+    return X.assign(**coded) if coded else X
 
 
 def _blend(oof: np.ndarray, log_y) -> tuple[np.ndarray, float]:
