@@ -1,12 +1,13 @@
 import numpy as np
+import pandas as pd
 import pytest
 import shap
 from scipy.special import logit
 
 from conftest import REF
-from pkh_targeting import apply_rules, generate_registry
+from pkh_targeting import apply_rules, generate_registry, rank_for_verification
 from pkh_targeting.explain import CONTEXT_CONCEPTS, Explainer, load_templates
-from pkh_targeting.modeling import TargetingModel
+from pkh_targeting.modeling import TargetingModel, candidates, reachable
 
 
 @pytest.fixture(scope="module")
@@ -90,8 +91,14 @@ def test_the_asset_index_is_told_by_its_items(fitted, batch):
 def test_score_fills_reasons_where_lists_draw_from(fitted, batch):
     reg, _, _ = batch
     s = fitted.score(reg.families, reg.members, reference_date=REF)
-    assert s.reasons[s.error_score >= 0.2].notna().all()
-    assert s.reasons[s.error_score < 0.2].isna().all()
+    pd.testing.assert_series_equal(s.reasons.notna(), pd.Series(reachable(s), name="reasons"))
+    assert 0 < s.reasons.notna().mean() < 0.5
+    for budget, by in ((10, "district_code"), (int(0.1 * len(candidates(s))), "village_code")):
+        ranked = rank_for_verification(s, budget, by=by)
+        assert ranked.loc[~ranked.audit, "reasons"].notna().all()
+    wider = fitted.score(reg.families, reg.members, reference_date=REF, reasons_share=0.3)
+    assert wider.reasons.notna().sum() > s.reasons.notna().sum()
+    assert (wider.reasons[s.reasons.notna()] == s.reasons.dropna()).all()
     assert fitted.score(reg.families, reg.members, reference_date=REF, reasons="all").reasons.notna().all()
     with pytest.raises(ValueError, match="reasons must be"):
         fitted.score(reg.families, reg.members, reference_date=REF, reasons="some")

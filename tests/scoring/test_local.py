@@ -63,7 +63,7 @@ def test_rerun_is_byte_identical_in_any_number_of_processes(fitted_model, messy_
         )  # fmt: skip
         runs.append({p.relative_to(tmp_path / out): p.read_bytes() for p in (tmp_path / out).rglob("*") if p.is_file()})
     assert runs[0] == runs[1] and len(runs[0]) == 5  # 3 parts, _batch.json, quarantine.csv
-    assert progress == [(out, k, 3) for out in "ab" for k in range(4)]  # 0 of 3 before the batch is split
+    assert progress == [(out, k, 6) for out in "ab" for k in range(7)]  # 0 before the split; scores, then reasons
     manifest = __import__("json").loads(runs[0][next(p for p in runs[0] if p.name == "_batch.json")])
     assert set(manifest["sha256"]) == {str(p) for p in runs[0] if p.name != "_batch.json"}
 

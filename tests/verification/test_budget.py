@@ -7,6 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pkh_targeting import rank_for_verification
+from pkh_targeting.modeling import candidates, reachable
 from pkh_targeting.verification import summarize_lists
 
 
@@ -121,3 +122,43 @@ def test_the_audit_share_for_a_margin_by_hand():
         )
         got = audit_share_for_margin(scores, 4_000, 0.03, confidence=confidence, inclusion_share=inclusion_share)
         assert got == pytest.approx(need / 4_000), inclusion_share
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    n=st.integers(1, 400),
+    n_districts=st.integers(1, 40),
+    villages=st.integers(1, 8),
+    share=st.floats(0.01, 0.5),
+    fraction=st.floats(0, 1),
+    by=st.sampled_from(["district_code", "village_code"]),
+    audit_share=st.floats(0, 0.5),
+    inclusion_share=st.one_of(st.none(), st.floats(0, 1)),
+    priority=st.sampled_from(["value", "probability"]),
+    seed=st.integers(0, 3),
+)
+def test_every_ranked_visit_within_the_reasons_share_is_reachable(
+    n, n_districts, villages, share, fraction, by, audit_share, inclusion_share, priority, seed
+):
+    scores = _scores(n, n_districts, villages, seed)
+    reach = reachable(scores, share)
+    pool = candidates(scores)
+    budget = int(fraction * share * len(pool))  # any budget up to the share of the candidates
+    ranked = rank_for_verification(
+        scores, budget, by=by, audit_share=audit_share, inclusion_share=inclusion_share, priority=priority, seed=seed
+    )
+    ranked = ranked[~ranked["audit"]]
+    assert set(ranked["family_id"]) <= set(scores["family_id"][reach])
+    assert not reach[~scores.index.isin(pool.index)].any()  # never a family no list can hold
+
+
+def test_reachable_is_a_small_share_of_a_large_batch():
+    scores = _scores(20_000, 30, 8, 0)
+    reach = reachable(scores, 0.1)
+    n = len(candidates(scores))
+    # 0.1 of the candidates for each list, by district or village and by value or probability, overlap
+    assert 0.1 * n < reach.sum() < 0.45 * n
+    assert (reach <= reachable(scores, 0.2)).all() and reachable(scores, 0.2).sum() > reach.sum()
+    assert not reachable(scores, 0.0).any()
+    with pytest.raises(ValueError, match="share"):
+        reachable(scores, 1.5)

@@ -36,7 +36,7 @@ ModelOption = Annotated[
     str | None,
     typer.Option(
         help="The model that scored the batch (folder or MLflow URI): listed families without reasons get "
-        "them (scored with --reasons none, or below the reasons threshold). Needs --members."
+        "them (scored with --reasons none, audit visits, budgets beyond --reasons-share). Needs --members."
     ),
 ]
 ReferenceDateOption = Annotated[

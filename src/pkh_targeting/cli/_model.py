@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 import typer
 
 from .. import jobs
+from ..modeling import REASONS_SHARE
 from ..scoring import CHUNK_FAMILIES
 from ._app import (
     CommunityReports,
@@ -86,6 +87,21 @@ def train(
         print_path(done.record.uri)
 
 
+Reasons = Annotated[
+    Literal["auto", "all", "none"],
+    typer.Option(
+        help="Families given reasons: auto (those a list of up to --reasons-share of the candidates can "
+        "reach, per district or village), all, or none (fastest; rank --model explains the listed families later)."
+    ),
+]
+ReasonsShare = Annotated[
+    float,
+    typer.Option(
+        min=0.0, max=1.0, help="With --reasons auto: the largest budget explained, as a share of the candidates."
+    ),
+]
+
+
 @friendly
 def score(
     model: Annotated[str, typer.Option(help="Model folder, or MLflow URI such as models:/NAME@champion.")],
@@ -98,13 +114,8 @@ def score(
         str | None, typer.Option(help="Rules version the batch is for; refused if the model's differs.")
     ] = None,
     language: Annotated[str, typer.Option(help="Language of the reasons: id or en.")] = "id",
-    reasons: Annotated[
-        Literal["auto", "all", "none"],
-        typer.Option(
-            help="Families given reasons: auto (error score 0.2 or more), all, or none (fastest; rank --model "
-            "explains the listed families later)."
-        ),
-    ] = "auto",
+    reasons: Reasons = "auto",
+    reasons_share: ReasonsShare = REASONS_SHARE,
     chunk_size: Annotated[
         int, typer.Option(min=1000, help="Families per chunk: memory grows with it, not with the batch.")
     ] = CHUNK_FAMILIES,
@@ -132,6 +143,7 @@ def score(
     links.parquet and evidence_quarantine.csv too), and record the batch in MLflow."""
     store = store_for(model, tracking_uri, record=not no_tracking, local_if_down=local_if_down)
     options = dict(reference_date=as_date(reference_date), language=language, reasons=reasons)
+    options.update(reasons_share=reasons_share)
     options.update(registry_records=registry_records, community_reports=community_reports)
     with progress() as bar, warnings_to_stderr():
         task = bar.add_task(f"scoring on {engine}", total=None)

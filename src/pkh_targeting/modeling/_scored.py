@@ -11,6 +11,7 @@ from ..explain import Explainer
 from ..records import ValidationResult, scores_contract
 from ..records.evidence import EvidenceResult
 from ._linked import LinkedEvidence
+from ._reach import reachable
 
 REGION_COLUMNS = ("province_code", "regency_code", "district_code", "village_code")
 
@@ -29,7 +30,7 @@ class ScoreResult:
     reports: EvidenceResult | None = None
 
 
-def scores_frame(model, fam, comps, p, X, reasons: str, min_score: float, language: str) -> pd.DataFrame:
+def scores_frame(model, fam, comps, p, X, reasons: str, share: float, language: str) -> pd.DataFrame:
     """The scored-batch table of validated families ``fam``, their components and ``p_eligible``."""
     receives = fam["receives_pkh"].to_numpy(dtype=bool)
     scores = pd.DataFrame({c: fam[c] for c in ("family_id", *REGION_COLUMNS, "receives_pkh")})
@@ -38,7 +39,10 @@ def scores_frame(model, fam, comps, p, X, reasons: str, min_score: float, langua
     scores["p_eligible"] = p
     scores["error_type"] = np.where(receives, "inclusion", "exclusion")
     scores["error_score"] = np.where(receives, 1 - p, p)
-    need = _needs_reasons(reasons, scores["error_score"].to_numpy(), min_score)
+    if reasons == "none":
+        need = np.zeros(len(scores), bool)
+    else:
+        need = np.ones(len(scores), bool) if reasons == "all" else reachable(scores, share)
     scores["reasons"] = _reasons(model, X, fam, receives, comps, need, language)
     scores["model_version"] = model.model_version
     scores["rules_version"] = model.rules_.version
@@ -57,9 +61,3 @@ def _reasons(model, X, fam, receives, comps, need: np.ndarray, language: str) ->
             X.iloc[rows], fam.iloc[rows], receives[rows], has, by_rule=by_rule
         ).to_numpy()
     return out
-
-
-def _needs_reasons(which: str, error_score: np.ndarray, min_score: float) -> np.ndarray:
-    if which == "none":
-        return np.zeros(len(error_score), bool)
-    return np.ones(len(error_score), bool) if which == "all" else error_score >= min_score

@@ -31,6 +31,7 @@ from ._evaluation import (
 )
 from ._linked import LinkedEvidence, RegistryEvidence, components, fit_report_reliability, fit_reports, score_reports
 from ._prior import fit_welfare, prior_log_odds, selection_weights
+from ._reach import REASONS_SHARE
 from ._scored import ScoreResult, scores_frame
 
 STATUS_FEATURES = {
@@ -307,7 +308,7 @@ class TargetingModel:
         reference_date=None,
         reasons: str = "auto",
         language: str = "id",
-        reasons_min_score: float = 0.2,
+        reasons_share: float = REASONS_SHARE,
         known_duplicates=None,
         registry_records=None,
         links=None,
@@ -318,9 +319,10 @@ class TargetingModel:
         Parameters
         ----------
         reasons : {"auto", "all", "none"}, default="auto"
-            Which families get reasons (see `Explainer`): "auto" explains every family whose error
-            score is at least ``reasons_min_score``, where verification lists draw most visits from;
-            `verification.explain_lists` explains the listed families without reasons afterwards.
+            Which families get reasons (see `Explainer`): "auto" those a verification list can reach
+            within a budget of ``reasons_share`` of the candidates (`reachable`: per list and district
+            or village, by value or probability); `verification.explain_lists` explains listed
+            families without reasons afterwards (audit visits, larger budgets).
         language : {"id", "en"}, default="id"
         known_duplicates : BatchDuplicates, optional
             Keys duplicated elsewhere in the batch, when it is scored in chunks (`validate_records`).
@@ -343,7 +345,7 @@ class TargetingModel:
         valid = reports.valid if reports else None
         X = self.features(fam, mem, comps, linked.links, valid, reference_date=ref) if len(fam) else None
         p = np.where(has, self.calibrated(self.predict_proba_raw(X)), 0.0) if len(fam) else np.zeros(0)
-        scores = scores_frame(self, fam, comps, p, X, reasons, reasons_min_score, language)
+        scores = scores_frame(self, fam, comps, p, X, reasons, reasons_share, language)
         return ScoreResult(scores, res.quarantine, res, X, linked, reports)
 
     def score(self, families, members, *, reference_date=None, **kwargs) -> pd.DataFrame:

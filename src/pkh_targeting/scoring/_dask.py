@@ -22,13 +22,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..exceptions import SchemaError
+from ..modeling import REASONS_SHARE
 from ..outputs import write_parquet
 from ..records import QUARANTINE_COLUMNS, scores_contract, standardize_columns
 from ..records.keys import BatchDuplicates, family_hash, normalize_text
 from ..records.reading import conform, parquet_files, parquet_schema
 from ._chunking import Chunk, duplicated_niks, nik_keys, score_chunk
 from ._linking import published_options, stage_evidence
-from ._local import batch_options
+from ._local import add_reasons, batch_options, explain_families, reachable_ids
 from ._publishing import Staging
 from ._summary import BatchSummary
 
@@ -89,10 +90,18 @@ def _read(files: list, table: str, schema: pa.Schema, columns=None) -> tuple[pd.
     return df, rows.astype(np.int64)
 
 
-def _score_partition(model, fam_files, mem_files, schemas, duplicates, options):
+def _chunk(fam_files, mem_files, schemas) -> Chunk:
     fam, fam_rows = _read(fam_files, "families", schemas[0])
     mem, mem_rows = _read(mem_files, "members", schemas[1])
-    return score_chunk(model, Chunk(fam, mem, fam_rows, mem_rows), duplicates, **options)
+    return Chunk(fam, mem, fam_rows, mem_rows)
+
+
+def _score_partition(model, fam_files, mem_files, schemas, duplicates, options):
+    return score_chunk(model, _chunk(fam_files, mem_files, schemas), duplicates, **options)
+
+
+def _explain_partition(model, fam_files, mem_files, schemas, duplicates, options, ids):
+    return explain_families(model, _chunk(fam_files, mem_files, schemas), ids, duplicates, options)
 
 
 def _duplicates(dask, dd, families, members, schemas) -> BatchDuplicates:
@@ -153,11 +162,14 @@ def score_dataset(model, families, members, out, *, scheduler: str | None = None
         client_cm = contextlib.ExitStack()
         client_cm.enter_context(cluster)
         client_cm.enter_context(distributed.Client(cluster))
+    later = options.get("reasons", "auto") == "auto"  # reasons for those a list can reach: once all are scored
     with client_cm:
         duplicates = _duplicates(dask, dd, families, members, schemas)
         task = dask.delayed(_score_partition, nout=3, pure=True)
         remote_model = dask.delayed(model, pure=True)
-        parts = [task(remote_model, f, m, schemas, duplicates, options) for f, m in _partitions(families, members)]
+        partitions = _partitions(families, members)
+        first = {**options, "reasons": "none"} if later else options
+        parts = [task(remote_model, f, m, schemas, duplicates, first) for f, m in partitions]
         scores = dd.from_delayed([p[0] for p in parts], meta=meta, verify_meta=False)
         write = scores.to_parquet(
             staging.path / "scores.parquet",
@@ -169,6 +181,15 @@ def score_dataset(model, families, members, out, *, scheduler: str | None = None
         as_frame = dask.delayed(lambda s: pd.DataFrame({"summary": [json.dumps(asdict(s))]}), pure=True)
         summaries = dd.from_delayed([as_frame(p[2]) for p in parts], meta={"summary": "string"}, verify_meta=False)
         _, quarantine, summaries = dask.compute(write, quarantine, summaries)
+        if later:
+            folder = staging.path / "scores.parquet"
+            ids = reachable_ids(folder, len(partitions), options.get("reasons_share", REASONS_SHARE))
+            explain = dask.delayed(_explain_partition, pure=True)
+            reasons = dask.compute(
+                *[explain(remote_model, f, m, schemas, duplicates, options, i) for (f, m), i in zip(partitions, ids)]
+            )
+            for k, r in enumerate(reasons):
+                add_reasons(folder / f"part-{k:05d}.parquet", r)
     staging.add_quarantine(quarantine)
     total = sum((BatchSummary(**json.loads(s)) for s in summaries["summary"]), BatchSummary())
     return staging.publish(total, model, published_options(options, total, lineage))

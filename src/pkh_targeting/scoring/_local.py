@@ -13,14 +13,19 @@ import shutil
 import threading
 import time
 from collections import deque
+from pathlib import Path
 
+import numpy as np
+import pandas as pd
 from joblib import effective_n_jobs
 from joblib.externals.loky import ProcessPoolExecutor, process_executor
 from threadpoolctl import threadpool_limits
 
+from ..modeling import REASONS_SHARE, reachable
 from ..outputs import write_parquet
 from ..records import as_reference_date
-from ._chunking import CHUNK_FAMILIES, ChunkedBatch, score_chunk
+from ..records.streaming import records_of
+from ._chunking import CHUNK_FAMILIES, Chunk, ChunkedBatch, score_chunk
 from ._linking import published_options, stage_evidence
 from ._publishing import Staging
 from ._summary import BatchSummary
@@ -67,17 +72,66 @@ def score_files(
     staging = Staging(out)
     lineage = stage_evidence(model, families, members, staging, options)
     batch = ChunkedBatch(families, members, chunk_size, workdir=staging.path / "chunks")
-    summary = BatchSummary()
+    # reasons for the families a list can reach need the whole batch's scores: a second pass explains them
+    later = options.get("reasons", "auto") == "auto" and len(batch) > 1
+    summary, parts, steps = BatchSummary(), staging.path / "scores.parquet", len(batch) * (1 + later)
     if progress:
-        progress(0, len(batch))
-    for k, (scores, quarantine, part) in enumerate(_scored_chunks(model, batch, n_jobs, options)):
-        write_parquet(scores, staging.path / "scores.parquet" / f"part-{k:05d}.parquet", index=False)
-        staging.add_quarantine(quarantine)
-        summary += part
-        if progress:
-            progress(k + 1, len(batch))
+        progress(0, steps)
+    first = {**options, "reasons": "none"} if later else options
+    with _Workers(model, n_jobs, len(batch)) as workers:
+        for k, (scores, quarantine, part) in enumerate(workers.run(_score_part, batch, first, keep=later)):
+            write_parquet(scores, parts / f"part-{k:05d}.parquet", index=False)
+            staging.add_quarantine(quarantine)
+            summary += part
+            if progress:
+                progress(k + 1, steps)
+        if later:
+            ids = reachable_ids(parts, len(batch), options.get("reasons_share", REASONS_SHARE))
+            for k, reasons in enumerate(workers.run(_explain_part, batch, options, per_chunk=ids)):
+                add_reasons(parts / f"part-{k:05d}.parquet", reasons)
+                if progress:
+                    progress(len(batch) + k + 1, steps)
     shutil.rmtree(staging.path / "chunks", ignore_errors=True)
     return staging.publish(summary, model, published_options(options, summary, lineage))
+
+
+def reachable_ids(parts: Path, n_parts: int, share: float) -> list:
+    """Per part of a scored batch (``part-00000.parquet``...), the family ids that `reachable` picks
+    in the whole batch."""
+    columns = ["family_id", "district_code", "village_code", "error_type", "error_score", "benefit_rp", "n_components"]
+    tables = [pd.read_parquet(parts / f"part-{k:05d}.parquet", columns=columns) for k in range(n_parts)]
+    reach = reachable(pd.concat(tables, ignore_index=True), share)
+    bounds = np.cumsum([0] + [len(t) for t in tables])
+    return [t["family_id"][reach[a:b]].tolist() for t, a, b in zip(tables, bounds[:-1], bounds[1:])]
+
+
+def explain_families(model, chunk: Chunk, ids: list, duplicates, options: dict) -> pd.DataFrame:
+    """``family_id``, ``error_score`` and ``reasons`` of the families ``ids`` of a chunk, scored again
+    with reasons from their own records (and the batch's duplicate keys and evidence)."""
+    if not ids:
+        return pd.DataFrame({"family_id": pd.Series(dtype="string"), "error_score": [], "reasons": []})
+    fam, mem = (records_of(t, name, ids) for t, name in ((chunk.families, "families"), (chunk.members, "members")))
+    part = Chunk(fam, mem, np.arange(len(fam)), np.arange(len(mem)))
+    scores, _, _ = score_chunk(model, part, duplicates, **{**options, "reasons": "all"})
+    return scores[["family_id", "error_score", "reasons"]]
+
+
+def add_reasons(path: Path, reasons: pd.DataFrame) -> None:
+    """Write the ``reasons`` of `explain_families` into the scored part at ``path``.
+
+    Raises
+    ------
+    RuntimeError
+        A family scored differently the second time (it must not: the same records, model and date).
+    """
+    scores = pd.read_parquet(path)
+    at = pd.Index(scores["family_id"]).get_indexer(reasons["family_id"])
+    moved = (at < 0) | (np.abs(scores["error_score"].to_numpy()[np.maximum(at, 0)] - reasons["error_score"]) > 1e-9)
+    if moved.any():
+        first = reasons["family_id"].iloc[int(np.argmax(moved))]
+        raise RuntimeError(f"{int(moved.sum())} families scored differently when explained, e.g. {first!r}.")
+    scores.loc[at, "reasons"] = reasons["reasons"].to_numpy()
+    write_parquet(scores, path, index=False)
 
 
 def batch_options(options: dict) -> dict:
@@ -106,31 +160,50 @@ def _exit_with(parent: int) -> None:
     os._exit(1)
 
 
-def _score_part(batch: ChunkedBatch, k: int, options: dict):
-    """In a worker: `score_chunk` of chunk ``k``. Workers only read, so a stray one cannot spoil a rerun."""
-    return score_chunk(_WORKER["model"], batch.chunk(k), batch.duplicates, **options)
+def _score_part(model, batch: ChunkedBatch, k: int, options: dict, _ids=None):
+    """`score_chunk` of chunk ``k``. Workers only read, so a stray one cannot spoil a rerun."""
+    return score_chunk(model or _WORKER["model"], batch.chunk(k), batch.duplicates, **options)
 
 
-def _scored_chunks(model, batch: ChunkedBatch, n_jobs, options: dict):
-    """Yield `score_chunk` of every chunk in chunk order, scoring up to ``n_jobs`` chunks at once in
-    worker processes, which end with the scoring."""
-    n_jobs = min(effective_n_jobs(n_jobs), len(batch))
-    if n_jobs == 1:
-        yield from (score_chunk(model, chunk, batch.duplicates, **options) for chunk in batch)
-        return
-    # loky's workers start without running the caller's script again (safe without a __main__ guard)
-    pool = ProcessPoolExecutor(n_jobs, initializer=_start_worker, initargs=(model,))
-    finished = False
-    try:
-        pool.submit(int)  # the workers start (imports, model) while this process splits the batch
+def _explain_part(model, batch: ChunkedBatch, k: int, options: dict, ids: list):
+    """`explain_families` of chunk ``k``."""
+    return explain_families(model or _WORKER["model"], batch.chunk(k), ids, batch.duplicates, options)
+
+
+class _Workers:
+    """Up to ``n_jobs`` worker processes that keep the model for every pass over a batch's chunks
+    (none for one job), and end with the scoring."""
+
+    def __init__(self, model, n_jobs, n_chunks: int):
+        self.model, self.n_jobs, self.pool = model, min(effective_n_jobs(n_jobs), n_chunks), None
+
+    def __enter__(self) -> _Workers:
+        if self.n_jobs > 1:
+            # loky's workers start without running the caller's script again (safe without a __main__ guard)
+            self.pool = ProcessPoolExecutor(self.n_jobs, initializer=_start_worker, initargs=(self.model,))
+            self.pool.submit(int)  # the workers start (imports, model) while this process splits the batch
+        return self
+
+    def __exit__(self, exc_type, *_) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, kill_workers=exc_type is not None)
+
+    def run(self, task, batch: ChunkedBatch, options: dict, *, per_chunk=None, keep: bool = False):
+        """Yield ``task`` of every chunk in chunk order, ``n_jobs`` chunks at once; each chunk's parts
+        deleted once done, unless ``keep``."""
+        per_chunk = per_chunk or [None] * len(batch)
         batch.split()
+        if self.pool is None:
+            for k in range(len(batch)):
+                yield task(self.model, batch, k, options, per_chunk[k])
+                if not keep:
+                    batch.discard(k)
+            return
         pending = deque()  # (chunk, future); up to two per worker, so that none waits for work
         for k in range(len(batch)):
-            pending.append((k, pool.submit(_score_part, batch, k, options)))
-            while pending and (len(pending) == 2 * n_jobs or k == len(batch) - 1):
+            pending.append((k, self.pool.submit(task, None, batch, k, options, per_chunk[k])))
+            while pending and (len(pending) == 2 * self.n_jobs or k == len(batch) - 1):
                 done, future = pending.popleft()
                 yield future.result()
-                batch.discard(done)
-        finished = True
-    finally:
-        pool.shutdown(wait=True, kill_workers=not finished)
+                if not keep:
+                    batch.discard(done)

@@ -23,6 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..exceptions import SchemaError
+from ..modeling import REASONS_SHARE
 from ..outputs import atomic_path, neutralize_formulas, write_parquet
 from ..records import QUARANTINE_COLUMNS
 from ..records.lineage import file_sha256
@@ -104,6 +105,11 @@ def write_manifest(
         "rules_version": model.rules_.version,
         "reference_date": options["reference_date"].isoformat(),
         "reasons": options.get("reasons", "auto"),
+        **(
+            {"reasons_share": options.get("reasons_share", REASONS_SHARE)}
+            if options.get("reasons", "auto") == "auto"
+            else {}
+        ),
         **summary.to_dict(),
         "drift": summary.drift(model)[["feature", "psi"]].round(4).to_dict("records"),
         "sha256": {

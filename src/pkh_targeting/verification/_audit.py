@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-from ._ranking import candidates
+from ..modeling import candidates
 
 ERROR_TYPES = ("inclusion", "exclusion")
 _MAX_SHARE = 0.9

@@ -22,7 +22,7 @@ def explain_lists(
     language: str = "id",
 ):
     """``ranked`` with reasons for its families that have none: those scored with ``reasons="none"``,
-    or under ``reasons_min_score`` (most of the audit sample).
+    or beyond what ``reasons="auto"`` explains (`reachable`: the audit sample, larger budgets).
 
     Only their records are taken from the batch (``families``, ``members``: the tables, or their files,
     of which only these rows are read) and scored again, with reasons, by ``model``, which must be the

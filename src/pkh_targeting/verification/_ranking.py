@@ -5,56 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-ERROR_TYPES = ("inclusion", "exclusion")
-
-
-def candidates(scores: pd.DataFrame) -> pd.DataFrame:
-    """The families a list can hold: every beneficiary, and the non-beneficiaries with a PKH
-    component. One without cannot be eligible, so it is no exclusion error (by rule) and never a
-    visit, ranked or audit: the audit sample is spent where the status is uncertain."""
-    keep = (scores["error_type"] == "inclusion").to_numpy() | (scores["n_components"].to_numpy() > 0)
-    return scores if keep.all() else scores[keep]
-
-
-def _largest_remainder(
-    weights: np.ndarray, total: int, floor: np.ndarray, cap: np.ndarray, order: np.ndarray | None = None
-) -> np.ndarray:
-    """Integers that sum to ``total`` (or to ``cap.sum()``), each at most its cap, otherwise
-    proportional to ``weights``. Floors are met while the total allows: when it cannot cover them
-    all, they are met in ``order`` (by default of ``weights``, largest first) and the rest get none."""
-    alloc = np.minimum(floor, cap)
-    if alloc.sum() > total:
-        order = np.argsort(-np.asarray(weights, float), kind="stable") if order is None else order
-        room = np.minimum(np.cumsum(alloc[order]), total) - np.minimum(np.cumsum(alloc[order]) - alloc[order], total)
-        served = np.zeros_like(alloc)
-        served[order] = room
-        return served
-    left = min(total, int(cap.sum())) - int(alloc.sum())
-    while left > 0:
-        room = cap - alloc
-        w = np.where(room > 0, weights, 0.0)
-        if w.sum() <= 0:
-            w = (room > 0).astype(float)
-        share = w / w.sum() * left
-        add = np.minimum(np.floor(share).astype(int), room)
-        if add.sum() == 0:  # hand out the remainders one by one, largest first
-            order = np.argsort(-(share - np.floor(share)) - 1e-9 * np.arange(len(share)), kind="stable")
-            add = np.zeros_like(alloc)
-            for i in order[:left]:
-                if room[i] > 0:
-                    add[i] = 1
-        alloc = alloc + add
-        left -= int(add.sum())
-    return alloc
-
-
-def benefit_at_stake(scores: pd.DataFrame) -> pd.Series:
-    """Yearly rupiah a visit puts right: the family's benefit under the rules, or for a family with
-    no component (an inclusion error by rule, paid an amount the rules no longer grant) the smallest
-    benefit paid in the batch."""
-    paid = scores["benefit_rp"].where(scores["benefit_rp"] > 0)
-    floor = float(paid.min()) if paid.notna().any() else 0.0
-    return scores["benefit_rp"].where(scores["benefit_rp"] > 0, floor).astype("int64")
+from ..modeling import ERROR_TYPES, benefit_at_stake, candidates, largest_remainder
 
 
 def rank_for_verification(
@@ -190,10 +141,8 @@ def _split_budget(lists: dict, key: str, budget: int, audit_share: float, inclus
         shares = value / value.sum() if value.sum() > 0 else np.array([0.5, 0.5])
     else:
         shares = np.array([inclusion_share, 1 - inclusion_share])
-    per_list = _largest_remainder(
-        shares, ranked_total, np.zeros(2, int), np.array([len(lists[t]) for t in ERROR_TYPES])
-    )
-    audit_per_list = _largest_remainder(
+    per_list = largest_remainder(shares, ranked_total, np.zeros(2, int), np.array([len(lists[t]) for t in ERROR_TYPES]))
+    audit_per_list = largest_remainder(
         shares, n_audit_total, np.zeros(2, int), np.array([len(lists[t]) - k for t, k in zip(ERROR_TYPES, per_list)])
     )
     return per_list, audit_per_list
@@ -210,7 +159,7 @@ def _choose(d, t: str, by: str, key: str, n_ranked: int, n_audit: int, min_per_u
     order = np.lexsort((np.arange(len(best)), -best))
     floor = np.full(len(sizes), min_per_unit)
     alloc = np.zeros(len(d[by].cat.categories) + 1, int)  # the last for families of no unit: none
-    alloc[sizes.index.codes] = _largest_remainder(expected, n_ranked, floor, sizes.to_numpy(), order)
+    alloc[sizes.index.codes] = largest_remainder(expected, n_ranked, floor, sizes.to_numpy(), order)
     chosen = units.cumcount().to_numpy() < alloc[d[by].cat.codes.to_numpy()]
     ranked = d[chosen].assign(audit=False, selection_probability=1.0)
     rest = d[~chosen]

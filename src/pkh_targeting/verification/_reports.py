@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..modeling import benefit_at_stake, largest_remainder
 from ..records.evidence import validate_evidence
-from ._ranking import _largest_remainder, benefit_at_stake
 
 # what each kind of report claims: the family should lose its benefit, or get one
 CLAIMS = {"sanggah": "inclusion", "musdes_drop": "inclusion", "usul": "exclusion"}
@@ -96,7 +96,7 @@ def _per_unit(queue: pd.DataFrame, n: int) -> pd.DataFrame:
     worth, sizes = units["expected_value_rp"].sum(), units.size()
     best = units["expected_value_rp"].max().to_numpy()
     order = np.lexsort((np.arange(len(best)), -best))
-    alloc = _largest_remainder(worth.to_numpy(), n, np.ones(len(sizes), int), sizes.to_numpy(), order)
+    alloc = largest_remainder(worth.to_numpy(), n, np.ones(len(sizes), int), sizes.to_numpy(), order)
     quota = pd.Series(alloc, index=sizes.index)
     chosen = units.cumcount().to_numpy() < quota.reindex(queue["unit"]).to_numpy()
     return queue[chosen]
