@@ -9,7 +9,9 @@ the chunk size or the number of workers.
 from __future__ import annotations
 
 import os
+import pickle
 import shutil
+import tempfile
 import threading
 import time
 from collections import deque
@@ -143,14 +145,14 @@ def batch_options(options: dict) -> dict:
 _WORKER: dict = {}
 
 
-def _start_worker(model) -> None:
-    """Worker initializer: one thread (LightGBM, BLAS), the model kept, and exit as soon as the scoring
-    process is gone rather than work on for nobody."""
+def _start_worker(model_file: str) -> None:
+    """Worker initializer: one thread (LightGBM, BLAS), the model kept (read from its pickle), and exit
+    as soon as the scoring process is gone rather than work on for nobody."""
     threadpool_limits(1)
     # loky restarts a worker whose memory grew by 300 MB since its first task, as it does with every chunk
     # of families (freed after each): the restart would cost more than the chunk
     process_executor._USE_PSUTIL = False
-    _WORKER["model"] = model
+    _WORKER["model"] = pickle.loads(Path(model_file).read_bytes())
     threading.Thread(target=_exit_with, args=(os.getppid(),), daemon=True).start()
 
 
@@ -179,14 +181,20 @@ class _Workers:
 
     def __enter__(self) -> _Workers:
         if self.n_jobs > 1:
+            # the model goes to the workers as a file: a worker's start then sends a few bytes, and does not
+            # wait for the worker to import the library before the next one starts
+            self.model_file = tempfile.NamedTemporaryFile(prefix="pkh-model-", suffix=".pickle")
+            self.model_file.write(pickle.dumps(self.model))
+            self.model_file.flush()
             # loky's workers start without running the caller's script again (safe without a __main__ guard)
-            self.pool = ProcessPoolExecutor(self.n_jobs, initializer=_start_worker, initargs=(self.model,))
+            self.pool = ProcessPoolExecutor(self.n_jobs, initializer=_start_worker, initargs=(self.model_file.name,))
             self.pool.submit(int)  # the workers start (imports, model) while this process splits the batch
         return self
 
     def __exit__(self, exc_type, *_) -> None:
         if self.pool is not None:
             self.pool.shutdown(wait=True, kill_workers=exc_type is not None)
+            self.model_file.close()
 
     def run(self, task, batch: ChunkedBatch, options: dict, *, per_chunk=None, keep: bool = False):
         """Yield ``task`` of every chunk in chunk order, ``n_jobs`` chunks at once; each chunk's parts
