@@ -3,7 +3,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pkh_targeting.treeshap import contributions
+from pkh_targeting.treeshap import contributions, raw_scores
 
 
 def _data(n, seed=0):
@@ -43,3 +43,12 @@ def test_equals_lightgbm_pred_contrib(params):
     assert got.shape == expected.shape
     np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12)
     np.testing.assert_allclose(got.sum(axis=1), booster.predict(new, raw_score=True), atol=1e-9)
+
+
+@pytest.mark.parametrize("params", [{"num_leaves": 7, "max_depth": 3}, {"num_leaves": 60, "min_data_in_leaf": 1}])
+def test_raw_scores_equal_lightgbm_predict(params):
+    X, y = _data(3000)
+    booster = lgb.train({"verbose": -1, "objective": "regression", **params}, lgb.Dataset(X, y), num_boost_round=60)
+    new, _ = _data(4000, seed=2)
+    new.loc[:9, "d"] = np.nan
+    np.testing.assert_allclose(raw_scores(booster, new), booster.predict(new, raw_score=True), rtol=0, atol=1e-12)

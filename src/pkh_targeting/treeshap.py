@@ -53,6 +53,17 @@ class _Group:
     leaves: list
     features: list  # distinct split features
 
+    def pattern_values(self, patterns: np.ndarray) -> np.ndarray:
+        """Each decision pattern's value: that of the group's leaf it reaches, or 0 if none."""
+        out = np.zeros(len(patterns))
+        for leaf in self.leaves:
+            reaches = np.ones(len(patterns), bool)
+            for steps in leaf.steps:
+                for s, left in steps:
+                    reaches &= patterns[:, s] == left
+            out[reaches] += leaf.value
+        return out
+
     def pattern_contributions(self, patterns: np.ndarray) -> np.ndarray:
         """Contributions to each of `features` (columns) of each decision pattern (rows of booleans,
         one column per split: goes left)."""
@@ -204,12 +215,13 @@ def contributions(booster: lgb.Booster, X) -> np.ndarray:
     ValueError
         ``booster`` has several outputs per iteration (multiclass).
     """
+    forest = _Forest.of(booster)
     decisions = _Decisions(_as_matrix(X))
     n, n_features = decisions.M.shape
     out = np.zeros((n, n_features + 1), order="F")  # column-major: a DataFrame's own layout
+    out[:, -1] = forest.expected
     values = np.empty(n)
-    groups, out[:, -1] = _explained(booster)
-    for group, phi in groups:
+    for group, phi in zip(forest.groups, forest.contributions()):
         patterns, code = decisions.patterns(group)
         if phi is None:
             phi = group.pattern_contributions(patterns).T.copy()
@@ -219,24 +231,62 @@ def contributions(booster: lgb.Booster, X) -> np.ndarray:
     return out
 
 
-_EXPLAINED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+def raw_scores(booster: lgb.Booster, X) -> np.ndarray:
+    """``booster.predict(X, raw_score=True)`` for a single-output model, from the same tables as
+    `contributions`: one lookup per group of leaves and row instead of a walk down every tree; equal
+    to it up to the order of floating-point additions (about 1e-15)."""
+    forest = _Forest.of(booster)
+    decisions = _Decisions(_as_matrix(X))
+    out = np.full(len(decisions.M), forest.constant)
+    for group, table in zip(forest.groups, forest.values()):
+        patterns, code = decisions.patterns(group)
+        out += (group.pattern_values(patterns) if table is None else table)[code]
+    return out
 
 
-def _explained(booster: lgb.Booster) -> tuple[list, float]:
-    """The booster's groups of leaves, each with its contributions of every decision pattern (None
-    for a group of a leaf deeper than `_GROUP_SPLITS`: those of its patterns in the batch), and
-    its expected value; worked out once per booster."""
-    if booster not in _EXPLAINED:
-        model = booster.dump_model()
-        if model["num_tree_per_iteration"] != 1:
-            raise ValueError("contributions supports single-output models only (regression, binary).")
-        groups, expected = [], 0.0
-        for info in model["tree_info"]:
-            tree_groups, tree_expected = _tree(info["tree_structure"])
-            expected += tree_expected
-            for g in tree_groups:
+@dataclass
+class _Forest:
+    """A booster's trees as groups of leaves, with what each pattern of each group is worth, worked
+    out once per booster (tables of groups of a leaf deeper than `_GROUP_SPLITS`: None, those of the
+    batch's patterns are worked out each time)."""
+
+    groups: list
+    expected: float  # the sum of the trees' expected values
+    constant: float  # the values of trees of a single leaf
+    tables: dict
+
+    @classmethod
+    def of(cls, booster: lgb.Booster) -> _Forest:
+        if booster not in _FORESTS:
+            model = booster.dump_model()
+            if model["num_tree_per_iteration"] != 1:
+                raise ValueError("only single-output models (regression, binary) are supported.")
+            groups, expected, constant = [], 0.0, 0.0
+            for info in model["tree_info"]:
+                tree_groups, tree_expected = _tree(info["tree_structure"])
+                groups += tree_groups
+                expected += tree_expected
+                constant += 0.0 if tree_groups else tree_expected
+            _FORESTS[booster] = cls(groups, expected, constant, {})
+        return _FORESTS[booster]
+
+    def _tabulated(self, name: str, of_patterns) -> list:
+        if name not in self.tables:
+            tables = []
+            for g in self.groups:
                 S = len(g.splits)
                 all_patterns = (np.arange(2**S)[:, None] >> np.arange(S)) & 1 == 1
-                groups.append((g, g.pattern_contributions(all_patterns).T.copy() if S <= _GROUP_SPLITS else None))
-        _EXPLAINED[booster] = groups, expected
-    return _EXPLAINED[booster]
+                tables.append(of_patterns(g, all_patterns) if S <= _GROUP_SPLITS else None)
+            self.tables[name] = tables
+        return self.tables[name]
+
+    def contributions(self) -> list:
+        """Per group: contributions of every pattern to each of its features (features x patterns)."""
+        return self._tabulated("contributions", lambda g, p: g.pattern_contributions(p).T.copy())
+
+    def values(self) -> list:
+        """Per group: the value of every pattern (that of the leaf it reaches, or 0)."""
+        return self._tabulated("values", lambda g, p: g.pattern_values(p))
+
+
+_FORESTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()

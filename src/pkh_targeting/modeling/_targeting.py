@@ -16,6 +16,7 @@ from ..features import PMTFeatureBuilder
 from ..metrics import bin_counts, population_stability_index
 from ..records import as_reference_date, validate_records
 from ..rules import load_rules
+from ..treeshap import raw_scores
 from . import _persistence
 from ._calibration import calibrate, choose_calibration, cross_fitted, fit_calibrator
 from ._cv import grouped_lgbm_classifier
@@ -278,7 +279,7 @@ class TargetingModel:
     def predict_proba_raw(self, X: pd.DataFrame) -> np.ndarray:
         """Uncalibrated probability: the trees' log-odds plus the prior (welfare and reports)."""
         prior = self._prior(X)
-        return expit(self.classifier_.predict(X, raw_score=True) + (0 if prior is None else prior))
+        return expit(raw_scores(self.classifier_, X) + (0 if prior is None else prior))
 
     def calibrated(self, p_raw) -> np.ndarray:
         """Calibrated probabilities of raw ones (`predict_proba_raw`)."""

@@ -21,6 +21,7 @@ from sklearn.utils.validation import (
 
 from ..metrics import targeting_loss
 from ..treeshap import contributions as tree_contributions
+from ..treeshap import raw_scores
 
 KINDS = ("auto", "stacked", "lightgbm", "ols")
 # small, slow, regularised trees: survey samples are a few thousand families
@@ -305,7 +306,7 @@ class WelfareModel(RegressorMixin, BaseEstimator):
             )
         if "ols" in m:
             return m["ols"].predict(m["design"].transform(X))
-        return m["lgbm"].predict(_as_lgbm(X, list(m["categories"]), m["categories"]))
+        return raw_scores(m["lgbm"].booster_, _as_lgbm(X, list(m["categories"]), m["categories"]))
 
     @staticmethod
     def _contrib_one(m, X) -> tuple[np.ndarray, np.ndarray]:

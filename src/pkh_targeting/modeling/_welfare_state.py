@@ -49,13 +49,10 @@ def _jsonable(v):
 
 
 class _Booster:
-    """LightGBM booster loaded from text, with the predict signature the fitted model had."""
+    """LightGBM booster loaded from text, where the fitted model had its own (``booster_``)."""
 
     def __init__(self, text: str):
         self.booster_ = lgb.Booster(model_str=text)
-
-    def predict(self, X):
-        return self.booster_.predict(X)
 
 
 class _OLS:
