@@ -1,3 +1,4 @@
+import json
 import subprocess
 import sys
 
@@ -113,23 +114,21 @@ def test_train_then_score(tmp_path):
     )
     assert res.exit_code == 0, res.output
     assert res.output.strip().splitlines()[-1] == str((tmp_path / "model").resolve())
-    res = runner.invoke(
-        app,
-        [
-            "score",
-            "--model",
-            str(tmp_path / "model"),
-            "--families",
-            str(tmp_path / "r32" / "families.parquet"),
-            "--members",
-            str(tmp_path / "r32" / "members.parquet"),
-            "--out",
-            str(tmp_path / "s"),
-            "--reference-date",
-            "2025-07-01",
-            "--no-tracking",
-        ],
-    )
+    res_args = [
+        "score",
+        "--model",
+        str(tmp_path / "model"),
+        "--families",
+        str(tmp_path / "r32" / "families.parquet"),
+        "--members",
+        str(tmp_path / "r32" / "members.parquet"),
+        "--out",
+        str(tmp_path / "s"),
+        "--reference-date",
+        "2025-07-01",
+        "--no-tracking",
+    ]
+    res = runner.invoke(app, res_args)
     assert res.exit_code == 0, res.output
     scores = pd.read_parquet(tmp_path / "s" / "scores.parquet")
     assert len(scores) == 800 and scores.p_eligible.between(0, 1).all()
@@ -143,6 +142,15 @@ def test_train_then_score(tmp_path):
         reference_date="2025-07-01",
     )
     assert trained.model_hash() == TargetingModel.load(tmp_path / "model").model_hash()
+    # a wider reasons share explains more families, as the API does, and the manifest says which
+    args = [a if a != str(tmp_path / "s") else str(tmp_path / "wide") for a in res_args]
+    assert runner.invoke(app, [*args, "--reasons-share", "0.3"]).exit_code == 0
+    wide = pd.read_parquet(tmp_path / "wide" / "scores.parquet")
+    api = TargetingModel.load(tmp_path / "model").score(fam, mem, reference_date="2025-07-01", reasons_share=0.3)
+    pd.testing.assert_frame_equal(wide, api)
+    assert wide.reasons.notna().sum() > scores.reasons.notna().sum()
+    manifest = json.loads((tmp_path / "wide" / "scores.parquet" / "_batch.json").read_text())
+    assert manifest["reasons"] == "auto" and manifest["reasons_share"] == 0.3
 
 
 def test_score_with_a_missing_model_exits_2(tmp_path):
