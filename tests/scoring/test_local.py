@@ -135,3 +135,17 @@ def test_killed_score_leaves_no_partial_output_and_rerun_completes(fitted_model,
     files = {p.relative_to(tmp_path / "out"): p.read_bytes() for p in (tmp_path / "out").rglob("*") if p.is_file()}
     again = {p.relative_to(tmp_path / "again"): p.read_bytes() for p in (tmp_path / "again").rglob("*") if p.is_file()}
     assert files == again and len(files) == 8
+
+
+def test_reasons_written_into_a_part_only_where_the_family_scores_the_same(tmp_path):
+    from pkh_targeting.scoring._local import add_reasons
+
+    part = tmp_path / "part-00000.parquet"
+    scores = pd.DataFrame({"family_id": ["A", "B", "C"], "error_score": [0.9, 0.5, 0.1], "reasons": [None] * 3})
+    scores.astype({"reasons": "string"}).to_parquet(part)
+    add_reasons(part, pd.DataFrame({"family_id": ["C", "A"], "error_score": [0.1, 0.9], "reasons": ["c", "a"]}))
+    assert pd.read_parquet(part)["reasons"].fillna("-").tolist() == ["a", "-", "c"]
+    for wrong in ({"family_id": ["B"], "error_score": [0.4]}, {"family_id": ["Z"], "error_score": [0.5]}):
+        with pytest.raises(RuntimeError, match="1 families scored differently"):
+            add_reasons(part, pd.DataFrame({**wrong, "reasons": ["x"]}))
+    assert pd.read_parquet(part)["reasons"].fillna("-").tolist() == ["a", "-", "c"]

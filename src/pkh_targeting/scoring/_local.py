@@ -164,12 +164,17 @@ def _exit_with(parent: int) -> None:
 
 def _score_part(model, batch: ChunkedBatch, k: int, options: dict, _ids=None):
     """`score_chunk` of chunk ``k``. Workers only read, so a stray one cannot spoil a rerun."""
-    return score_chunk(model or _WORKER["model"], batch.chunk(k), batch.duplicates, **options)
+    return score_chunk(_model(model), batch.chunk(k), batch.duplicates, **options)
 
 
 def _explain_part(model, batch: ChunkedBatch, k: int, options: dict, ids: list):
     """`explain_families` of chunk ``k``."""
-    return explain_families(model or _WORKER["model"], batch.chunk(k), ids, batch.duplicates, options)
+    return explain_families(_model(model), batch.chunk(k), ids, batch.duplicates, options)
+
+
+def _model(model):
+    """The model given, or in a worker (given None) the worker's own."""
+    return _WORKER["model"] if model is None else model
 
 
 class _Workers:
