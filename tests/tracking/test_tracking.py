@@ -1,5 +1,6 @@
 """MLflow tracking with real stores: the embedded SQLite store and a real `mlflow server` process."""
 
+import copy
 import socket
 import subprocess
 import sys
@@ -16,7 +17,6 @@ from typer.testing import CliRunner
 from conftest import REF
 from pkh_targeting import SchemaError, generate_registry, tracking
 from pkh_targeting.cli import app
-from pkh_targeting.modeling import TargetingModel
 from pkh_targeting.records import file_sha256
 from pkh_targeting.scoring import read_scores
 
@@ -161,10 +161,10 @@ def test_embedded_store_records_training_and_scoring(store, registries):
     assert not leaks, leaks[:5]
 
 
-def test_pyfunc_loads_from_text_and_returns_the_contract(store, registries):
-    _, _, train, batch = registries
+def test_pyfunc_loads_from_text_and_returns_the_contract(store, registries, fitted_model, small_registry):
+    _, _, _, batch = registries
     tracking.configure()
-    model = TargetingModel(cv={"n_splits": 3}).fit(train.families, train.members, reference_date=REF)
+    model, train = fitted_model, small_registry
     before = dict(vars(model))
     record = tracking.log_training(model, train.families, train.members, register="pkh")
     assert vars(model).keys() == before.keys() and model.model_version.startswith("local:")  # recording reads only
@@ -182,9 +182,9 @@ def test_pyfunc_loads_from_text_and_returns_the_contract(store, registries):
     assert not list(local.rglob("*.pkl")) and list(local.rglob("model.json")) and list(local.rglob("classifier.txt"))
 
 
-def test_refusals(store, registries):
+def test_refusals(store, registries, fitted_model):
     _, _, train, _ = registries
-    model = TargetingModel(cv={"n_splits": 3}).fit(train.families, train.members, reference_date=REF)
+    model = copy.deepcopy(fitted_model)
     with pytest.raises(SchemaError, match="rules 'pkh-2026'"):
         model.require_rules("pkh-2026")
     model.feature_names_ = [*model.feature_names_, "n_solar_panels"]
