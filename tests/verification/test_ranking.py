@@ -148,6 +148,9 @@ def test_field_lists_excel_and_csv(batch, tmp_path):
         )
         names = [row[2] for row in rows if row[2]]
         assert sheet.column_dimensions["C"].width >= max(map(len, names))
+        reasons_at = header.index(HEADERS["id"]["reasons"])  # the reasons wrap, the ids do not; all at the top
+        wraps = [(c.alignment.wrap_text, c.alignment.vertical) for c in next(sheet.iter_rows(min_row=6))]
+        assert wraps[reasons_at] == (True, "top") and wraps[0] in ((False, "top"), (None, "top"))
     csv = [p for p in paths if p.suffix == ".csv"][0]
     assert csv.read_bytes().startswith(b"\xef\xbb\xbf")
     back = pd.read_csv(csv, encoding="utf-8-sig")

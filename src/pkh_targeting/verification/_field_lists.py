@@ -159,6 +159,7 @@ def write_field_lists(
 
 # printed widths (characters) of the columns whose text wraps; the others fit their longest value
 _WRAPPED = {"address": 28, "reasons": 60, "evidence": 40, "notes": 24}
+_ALIGN = {wrap: Alignment(wrap_text=wrap, vertical="top") for wrap in (False, True)}  # shared: styles are immutable
 
 
 def _sheet(ws, header: list[str], d: pd.DataFrame, language: str) -> None:
@@ -171,7 +172,7 @@ def _sheet(ws, header: list[str], d: pd.DataFrame, language: str) -> None:
     head = ws.max_row
     for cell in ws[head]:
         cell.font = Font(bold=True)
-        cell.alignment = Alignment(wrap_text=True, vertical="top")
+        cell.alignment = _ALIGN[True]
     for row in d.itertuples(index=False):
         ws.append([None if pd.isna(v) else v for v in row])
     lines = np.ones(len(d), dtype=int)  # printed lines of each visit's row
@@ -182,7 +183,7 @@ def _sheet(ws, header: list[str], d: pd.DataFrame, language: str) -> None:
         if name in _WRAPPED:
             lines = np.maximum(lines, -(-text.str.len().to_numpy(dtype=int) // width))
         for (cell,) in ws.iter_rows(min_row=head + 1, min_col=j, max_col=j):
-            cell.alignment = Alignment(wrap_text=name in _WRAPPED, vertical="top")
+            cell.alignment = _ALIGN[name in _WRAPPED]
     for i, n in enumerate(lines):
         ws.row_dimensions[head + 1 + i].height = 15 * int(n)
     result = get_column_letter(FIELD_COLUMNS.index("result") + 1)
