@@ -8,15 +8,28 @@ import pandas as pd
 
 ERROR_TYPES = ("inclusion", "exclusion")
 REASONS_SHARE = 0.1
-UNITS = ("district_code", "village_code")
+REACH_COLUMNS = (
+    "family_id",
+    "district_code",
+    "village_code",
+    "error_type",
+    "error_score",
+    "benefit_rp",
+    "n_components",
+)
+UNITS = REACH_COLUMNS[1:3]
 
 
 def candidates(scores: pd.DataFrame) -> pd.DataFrame:
     """The families a list can hold: every beneficiary, and the non-beneficiaries with a PKH
     component. One without cannot be eligible, so it is no exclusion error (by rule) and never a
     visit, ranked or audit: the audit sample is spent where the status is uncertain."""
-    keep = (scores["error_type"] == "inclusion").to_numpy() | (scores["n_components"].to_numpy() > 0)
+    keep = _is_candidate(scores)
     return scores if keep.all() else scores[keep]
+
+
+def _is_candidate(scores: pd.DataFrame) -> np.ndarray:
+    return (scores["error_type"] == "inclusion").to_numpy() | (scores["n_components"].to_numpy() > 0)
 
 
 def largest_remainder(
@@ -61,7 +74,8 @@ def benefit_at_stake(scores: pd.DataFrame) -> pd.Series:
 
 
 def reachable(scores: pd.DataFrame, share: float = REASONS_SHARE) -> np.ndarray:
-    """Which families of a scored batch a verification list can reach, by rows of ``scores``.
+    """Which families of a scored batch a verification list can reach, by rows of ``scores`` (of
+    which `REACH_COLUMNS` are read).
 
     The ranked visits of `rank_for_verification` at any budget up to ``share`` of the candidates
     (`candidates`): for either list (whatever ``inclusion_share``), per district or per village
@@ -72,7 +86,7 @@ def reachable(scores: pd.DataFrame, share: float = REASONS_SHARE) -> np.ndarray:
     """
     if not 0 <= share <= 1:
         raise ValueError(f"share must be in [0, 1], got {share}.")
-    keep = (scores["error_type"] == "inclusion").to_numpy() | (scores["n_components"].to_numpy() > 0)
+    keep = _is_candidate(scores)
     out = np.zeros(len(scores), bool)
     budget = int(np.ceil(share * keep.sum()))
     error = scores["error_score"].to_numpy(dtype=np.float64)

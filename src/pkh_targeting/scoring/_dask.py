@@ -29,7 +29,7 @@ from ..records.keys import BatchDuplicates, family_hash, normalize_text
 from ..records.reading import conform, parquet_files, parquet_schema
 from ._chunking import Chunk, duplicated_niks, nik_keys, score_chunk
 from ._linking import published_options, stage_evidence
-from ._local import add_reasons, batch_options, explain_families, reachable_ids
+from ._local import add_reasons, batch_options, explain_families, first_pass, reachable_ids
 from ._publishing import Staging
 from ._summary import BatchSummary
 
@@ -162,13 +162,12 @@ def score_dataset(model, families, members, out, *, scheduler: str | None = None
         client_cm = contextlib.ExitStack()
         client_cm.enter_context(cluster)
         client_cm.enter_context(distributed.Client(cluster))
-    later = options.get("reasons", "auto") == "auto"  # reasons for those a list can reach: once all are scored
     with client_cm:
         duplicates = _duplicates(dask, dd, families, members, schemas)
         task = dask.delayed(_score_partition, nout=3, pure=True)
         remote_model = dask.delayed(model, pure=True)
         partitions = _partitions(families, members)
-        first = {**options, "reasons": "none"} if later else options
+        first, later = first_pass(options, len(partitions))
         parts = [task(remote_model, f, m, schemas, duplicates, first) for f, m in partitions]
         scores = dd.from_delayed([p[0] for p in parts], meta=meta, verify_meta=False)
         write = scores.to_parquet(

@@ -23,7 +23,7 @@ from joblib import effective_n_jobs
 from joblib.externals.loky import ProcessPoolExecutor, process_executor
 from threadpoolctl import threadpool_limits
 
-from ..modeling import REASONS_SHARE, reachable
+from ..modeling import REACH_COLUMNS, REASONS_SHARE, reachable
 from ..outputs import write_parquet
 from ..records import as_reference_date
 from ..records.streaming import records_of
@@ -74,12 +74,10 @@ def score_files(
     staging = Staging(out)
     lineage = stage_evidence(model, families, members, staging, options)
     batch = ChunkedBatch(families, members, chunk_size, workdir=staging.path / "chunks")
-    # reasons for the families a list can reach need the whole batch's scores: a second pass explains them
-    later = options.get("reasons", "auto") == "auto" and len(batch) > 1
+    first, later = first_pass(options, len(batch))
     summary, parts, steps = BatchSummary(), staging.path / "scores.parquet", len(batch) * (1 + later)
     if progress:
         progress(0, steps)
-    first = {**options, "reasons": "none"} if later else options
     with _Workers(model, n_jobs, len(batch)) as workers:
         for k, (scores, quarantine, part) in enumerate(workers.run(_score_part, batch, first, keep=later)):
             write_parquet(scores, parts / f"part-{k:05d}.parquet", index=False)
@@ -97,10 +95,18 @@ def score_files(
     return staging.publish(summary, model, published_options(options, summary, lineage))
 
 
+def first_pass(options: dict, n_chunks: int) -> tuple[dict, bool]:
+    """The options of the first pass over a batch's chunks, and whether a second pass explains the
+    families a list can reach: with ``reasons="auto"`` over several chunks, only the whole batch's
+    scores say which they are."""
+    later = options.get("reasons", "auto") == "auto" and n_chunks > 1
+    return ({**options, "reasons": "none"} if later else options), later
+
+
 def reachable_ids(parts: Path, n_parts: int, share: float) -> list:
     """Per part of a scored batch (``part-00000.parquet``...), the family ids that `reachable` picks
     in the whole batch."""
-    columns = ["family_id", "district_code", "village_code", "error_type", "error_score", "benefit_rp", "n_components"]
+    columns = list(REACH_COLUMNS)
     tables = [pd.read_parquet(parts / f"part-{k:05d}.parquet", columns=columns) for k in range(n_parts)]
     reach = reachable(pd.concat(tables, ignore_index=True), share)
     bounds = np.cumsum([0] + [len(t) for t in tables])
