@@ -7,7 +7,8 @@ BIN := $(VENV)/bin
 
 # make notebooks - run the notebooks again in place, outputs kept (they are committed executed)
 # make mutation  - mutation testing (mutmut) of ranking, audit, feedback, validation rules, programme
-#                  rules and metrics against their tests; not part of make test (several hours on 2 cores; resumes where it stopped)
+#                  rules and metrics against their tests; not part of make test (about two hours on 2 cores;
+#                  resumes where it stopped; PKH_MUTATION=1 makes the property tests try a fifth of their examples)
 .PHONY: demo test install notebooks mutation clean
 
 $(BIN)/python:
@@ -34,7 +35,7 @@ notebooks: install
 
 mutation: install
 	$(BIN)/python -m pip install --quiet -e ".[test,dask,mutation]"
-	$(BIN)/mutmut run
+	PKH_MUTATION=1 $(BIN)/mutmut run
 	$(BIN)/mutmut results
 
 clean:

@@ -8,12 +8,16 @@ difference from OLS with a 95% interval that resamples groups (the same resample
 The default (``auto``) chooses inside each outer training fold, on that fold alone (nested).
 
     python benchmarks/real_surveys.py PATH.csv [PATH.csv ...] [--welfare consumption] [--group ea]
-        [--predictors a,b,c] [--repeats 5]
+        [--predictors a,b,c] [--location province,district,subdistrict] [--repeats 5]
 
 Predictors default to a ``variables.csv`` beside the table (the rows with a value in ``Order``), as
-in the Alatas et al. (2012) extract, or else to every numeric column but the welfare and group:
+in the Alatas et al. (2012) extract, or else to every numeric column but the welfare and group.
+``--location`` names nested area codes, coarsest first; each level is added as a category of its
+full code (one-hot in OLS), as a proxy-means formula has location effects. The
+folds hold out whole groups (enumeration areas), so a held-out area's subdistrict is known from
+other areas, as a new area's would be:
 
-    python benchmarks/real_surveys.py ../shared/data/alatas-2012/alatas.csv
+    python benchmarks/real_surveys.py ../shared/data/alatas-2012/alatas.csv --location province,district,subdistrict
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ MODELS = {
 }
 
 
-def read_survey(path: Path, welfare: str, group: str, predictors: list[str] | None):
+def read_survey(path: Path, welfare: str, group: str, predictors: list[str] | None, location=()):
     d = pd.read_csv(path)
     if predictors is None:
         variables = path.with_name("variables.csv")
@@ -48,7 +52,10 @@ def read_survey(path: Path, welfare: str, group: str, predictors: list[str] | No
         else:
             predictors = [c for c in d.select_dtypes("number").columns if c not in (welfare, group)]
     d = d[d[welfare] > 0].reset_index(drop=True)
-    return d[predictors], d[welfare].to_numpy(float), d[group].to_numpy()
+    X, code = d[predictors].copy(), ""
+    for level in location:
+        code = X[level] = code + d[level].astype(str) + "/"
+    return X, d[welfare].to_numpy(float), d[group].to_numpy()
 
 
 def out_of_fold(model, X, y, groups, seed: int) -> tuple[np.ndarray, list]:
@@ -65,10 +72,13 @@ def mean_undercoverage(log_y, predictions, share):
     return float(np.mean([undercoverage_at(log_y, predictions[:, r], share) for r in range(predictions.shape[1])]))
 
 
-def survey_table(path: Path, welfare: str, group: str, predictors, repeats: int) -> pd.DataFrame:
-    X, y, groups = read_survey(path, welfare, group, predictors)
+def survey_table(path: Path, welfare: str, group: str, predictors, location, repeats: int) -> pd.DataFrame:
+    X, y, groups = read_survey(path, welfare, group, predictors, location)
     log_y = np.log(y)
-    print(f"\n{path}: {len(y):,} households, {len(np.unique(groups)):,} groups, {X.shape[1]} predictors")
+    print(
+        f"\n{path}: {len(y):,} households, {len(np.unique(groups)):,} groups, {X.shape[1]} predictors"
+        + (f" (locations: {', '.join(location)})" if location else "")
+    )
     preds = {}
     for name, model in MODELS.items():
         t0 = time.perf_counter()
@@ -108,10 +118,11 @@ def main():
     ap.add_argument("--welfare", default="consumption")
     ap.add_argument("--group", default="ea")
     ap.add_argument("--predictors", type=lambda s: s.split(","), default=None)
+    ap.add_argument("--location", type=lambda s: s.split(","), default=[])
     ap.add_argument("--repeats", type=int, default=5)
     args = ap.parse_args()
     for path in args.paths:
-        table = survey_table(path, args.welfare, args.group, args.predictors, args.repeats)
+        table = survey_table(path, args.welfare, args.group, args.predictors, args.location, args.repeats)
         print(table.to_string(index=False))
 
 

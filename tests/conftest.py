@@ -1,4 +1,5 @@
 import datetime as dt
+import os
 
 import pandas as pd
 import pytest
@@ -6,6 +7,12 @@ import pytest
 from pkh_targeting.synth import generate_registry
 
 REF = dt.date(2025, 7, 1)
+
+
+def examples(n: int) -> int:
+    """How many examples a property test tries: a fifth under ``make mutation`` (``PKH_MUTATION=1``),
+    where each surviving mutant runs the test again."""
+    return max(10, n // 5) if os.environ.get("PKH_MUTATION") else n
 
 
 def write_office_workbook(path, families, members, notes="notes"):

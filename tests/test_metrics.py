@@ -1,4 +1,5 @@
 import numpy as np
+import pandas as pd
 import pytest
 
 from pkh_targeting.exceptions import SmallGroupWarning
@@ -104,3 +105,74 @@ def test_group_errors_keep_and_flag_small_groups(small_registry):
     assert out[out.too_small].leakage_low.isna().all()
     total = out[out.group == "area"]
     assert total.families.sum() == len(reg.families)
+
+
+def test_group_errors_by_hand():
+    # group "a": 100 beneficiaries of whom 20 are not eligible, 100 eligible of whom 20 are left out;
+    # group "b": exactly 50 beneficiaries and 50 eligible (the default size limit, not too small), all right;
+    # group "c": 49 of each, too small. Codes 0/1, as a survey export has them.
+    e = np.r_[np.ones(80), np.zeros(20), np.ones(20), np.ones(50), np.ones(49)].astype(int)
+    r = np.r_[np.ones(80), np.ones(20), np.zeros(20), np.ones(50), np.ones(49)].astype(int)
+    g = np.repeat(["a", "b", "c"], [120, 50, 49])
+    clusters = np.arange(len(e)) // 5
+    with pytest.warns(SmallGroupWarning) as caught:
+        out = group_errors(e, r, pd.DataFrame({"grp": g, "all": "x"}), clusters=clusters)
+    assert str(caught[0].message).endswith("under 50 beneficiaries or eligible families): grp=c")
+    assert caught[0].filename == __file__
+    assert list(out.columns) == [
+        "group", "level", "families", "beneficiaries", "eligible", "leakage", "undercoverage", "too_small",
+        "leakage_low", "leakage_high", "undercoverage_low", "undercoverage_high",
+    ]  # fmt: skip
+    assert out[["group", "level", "families", "beneficiaries", "eligible", "too_small"]].values.tolist() == [
+        ["grp", "a", 120, 100, 100, False],
+        ["grp", "b", 50, 50, 50, False],
+        ["grp", "c", 49, 49, 49, True],
+        ["all", "x", 219, 199, 199, False],
+    ]
+    assert out.leakage.tolist() == pytest.approx([0.2, 0.0, 0.0, 20 / 199])
+    assert out.undercoverage.tolist() == pytest.approx([0.2, 0.0, 0.0, 20 / 199])
+    assert out.loc[2, ["leakage_low", "leakage_high", "undercoverage_low", "undercoverage_high"]].isna().all()
+    a = slice(0, 120)
+    leak = bootstrap_ci(lambda y, p: (p & ~y).sum() / p.sum(), e[a] == 1, r[a] == 1, clusters=clusters[a])
+    under = bootstrap_ci(lambda y, p: (y & ~p).sum() / y.sum(), e[a] == 1, r[a] == 1, clusters=clusters[a])
+    assert out.loc[0, ["leakage_low", "leakage_high"]].tolist() == [leak["low"], leak["high"]]
+    assert out.loc[0, ["undercoverage_low", "undercoverage_high"]].tolist() == [under["low"], under["high"]]
+    assert out.loc[0, "leakage_low"] < 0.2 < out.loc[0, "leakage_high"]
+    fewer = group_errors(e, r, pd.DataFrame({"grp": g}), min_group_size=49, n_boot=20, seed=3)
+    assert not fewer.too_small.any()  # 49 of each is enough for a limit of 49
+    ci = bootstrap_ci(lambda y, p: (p & ~y).sum() / p.sum(), e[a] == 1, r[a] == 1, n_boot=20, seed=3)
+    assert fewer.loc[0, ["leakage_low", "leakage_high"]].tolist() == [ci["low"], ci["high"]]
+
+
+def test_world_bank_table_weighted_by_hand():
+    # four families, the first counting twice: the 40th weighted percentile is family 0 alone
+    c, p, w = [1.0, 2.0, 3.0, 4.0], [2.0, 1.0, 3.0, 4.0], [2.0, 1.0, 1.0, 1.0]
+    tab = pmt_accuracy_table(c, p, cutoffs=(40, 100), weights=w)
+    assert list(tab.columns) == [
+        "cutoff_percentile", "method", "accuracy", "undercoverage", "leakage", "targeted_share",
+    ]  # fmt: skip
+    assert tab.values.tolist() == [
+        # the line is 1: family 1 is predicted below it, family 0 (the poor one) is not
+        [40, "fixed poverty line", 0.4, 1.0, 1.0, 0.2],
+        # 40% by weight of predictions: families 1 and 0
+        [40, "fixed poverty rate", 0.8, 0.0, pytest.approx(1 / 3), 0.6],
+        [100, "fixed poverty line", 1.0, 0.0, 0.0, 1.0],
+        [100, "fixed poverty rate", 1.0, 0.0, 0.0, 1.0],
+    ]
+    unweighted = pmt_accuracy_table(c, p, cutoffs=(40,))
+    assert unweighted.targeted_share.tolist() == [0.5, 0.5]  # two of four, by head count
+
+
+def test_ranking_table_columns_and_undefined_auc():
+    err, score = [0, 1, 0, 0, 0], [0.1, 0.9, 0.3, 0.2, 0.5]  # codes 0/1; the one error ranked first
+    tab = ranking_table(err, score, shares=(0.2, 0.6))
+    assert tab.to_dict("list") == {
+        "top_share": [0.2, 0.6],
+        "precision": [1.0, 1 / 3],
+        "recall": [1.0, 1.0],
+        "base_rate": [0.2, 0.2],
+        "auc": [1.0, 1.0],
+    }
+    for constant in ([1] * 5, [0] * 5):  # one class only: no AUC
+        tab = ranking_table(constant, score)
+        assert tab.auc.isna().all() and tab.base_rate.iloc[0] == constant[0]

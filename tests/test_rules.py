@@ -86,6 +86,8 @@ def test_a_member_counts_once_for_the_component_worth_most():
 
 def test_eligibility_needs_desil_and_component():
     assert is_eligible([4, 5, 1], [True, True, False]).tolist() == [True, False, False]
+    coded = is_eligible([4, 4, 1], [1, 2, 0])  # component counts: any is a component
+    assert coded.dtype == bool and coded.tolist() == [True, True, False]
 
 
 def test_rules_reject_unknown_keys_and_are_frozen(tmp_path):

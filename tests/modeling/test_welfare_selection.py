@@ -76,7 +76,13 @@ def test_the_outer_folds_never_see_their_own_rows():
 def test_the_default_loses_nothing_to_ols_on_the_alatas_survey():
     d = pd.read_csv(ALATAS / "alatas.csv")
     v = pd.read_csv(ALATAS / "variables.csv")
-    X, y, g = d[v.loc[v.Order.notna(), "Name"]], d["consumption"].to_numpy(float), d["ea"].to_numpy()
+    # the PMT indicators and the nested area codes as categories (location effects); the folds hold
+    # out whole enumeration areas, whose subdistricts other areas share
+    province = d["province"].astype(str)
+    district = province + "/" + d["district"].astype(str)
+    subdistrict = district + "/" + d["subdistrict"].astype(str)
+    X = d[v.loc[v.Order.notna(), "Name"]].assign(province=province, district=district, subdistrict=subdistrict)
+    y, g = d["consumption"].to_numpy(float), d["ea"].to_numpy()
     oof = {k: np.empty(len(y)) for k in ("auto", "ols")}
     for train, test in GroupKFold(5, shuffle=True, random_state=0).split(X, y, g):
         for kind, out in oof.items():

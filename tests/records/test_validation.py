@@ -3,7 +3,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import REF, hand_made_family
+from conftest import REF, examples, hand_made_family
 from pkh_targeting import SchemaError, load_contract, validate_records
 
 
@@ -216,7 +216,7 @@ CORRUPTIONS = [
 ]
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_random_corruptions_are_caught_and_nothing_is_lost(data, small_registry):
     fam = small_registry.families.copy()

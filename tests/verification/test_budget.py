@@ -1,11 +1,14 @@
 """The budget is the number of visits an office can pay for: never exceeded, the audit share exact."""
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from conftest import examples
 from pkh_targeting import rank_for_verification
 from pkh_targeting.modeling import candidates, reachable
 from pkh_targeting.verification import summarize_lists
@@ -37,7 +40,7 @@ def _scores(n: int, n_districts: int, villages_per_district: int, seed: int) -> 
     )
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(150), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     n=st.integers(0, 400),
     n_districts=st.integers(1, 60),
@@ -122,9 +125,22 @@ def test_the_audit_share_for_a_margin_by_hand():
         )
         got = audit_share_for_margin(scores, 4_000, 0.03, confidence=confidence, inclusion_share=inclusion_share)
         assert got == pytest.approx(need / 4_000), inclusion_share
+    # all visits to one list: the other list's sample is not sized (its share of 0 would need infinity)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a share the budget can give is no warning
+        only = audit_share_for_margin(scores, 4_000, 0.03, inclusion_share=1.0)
+        assert only == pytest.approx(sample_size(n_ben, 0.03) / 4_000)
+        assert audit_share_for_margin(scores, 4_000, 0.03, inclusion_share=0.0) == pytest.approx(
+            sample_size(n_other, 0.03 * eligible / n_other) / 4_000
+        )
+        # nobody left to estimate in the list that gets every visit: no audit
+        assert audit_share_for_margin(scores[~scores.receives_pkh], 4_000, 0.03, inclusion_share=1.0) == 0.0
+    with pytest.warns(UserWarning, match="cannot estimate") as caught:
+        audit_share_for_margin(scores, 100, 0.03)
+    assert caught[0].filename == __file__  # the warning points at the caller's line
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(150), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     n=st.integers(1, 400),
     n_districts=st.integers(1, 40),

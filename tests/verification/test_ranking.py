@@ -267,8 +267,19 @@ def test_meeting_agenda_puts_each_villages_likeliest_errors_first(batch):
             np.max((left.error_score * benefit_at_stake(left)).to_numpy(), initial=0)
             <= g.expected_value_rp.min() + 1e-9
         )
+    assert (agenda.selection_probability == 1.0).all()
+    one = meeting_agenda(scores, 1, min_error=0.6)
+    assert one.village_code.is_unique and set(one.family_id) <= set(agenda.family_id)
     with pytest.raises(ValueError, match="per_village"):
         meeting_agenda(scores, 0)
+
+
+def test_meeting_agenda_breaks_ties_by_family_id(batch):
+    _, scores = batch
+    tied = scores.assign(error_score=0.9, benefit_rp=1_000_000)
+    agenda = meeting_agenda(tied, 3)
+    for village, g in agenda.groupby("village_code"):
+        assert list(g.family_id) == sorted(tied.family_id[tied.village_code == village])[:3], village
 
 
 def test_rank_cli_writes_the_village_meeting_lists(batch, tmp_path):

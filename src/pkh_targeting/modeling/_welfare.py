@@ -116,7 +116,9 @@ class WelfareModel(RegressorMixin, BaseEstimator):
     proxy-means test. The choice and its fold losses are in ``selection_``.
 
     Works on any survey table: numeric columns are used as they are (missing values imputed by the
-    training median for OLS); ``categorical_features`` and text columns are one-hot encoded.
+    training median for OLS); ``categorical_features`` and text columns are one-hot encoded for OLS
+    and categories for the trees. Area codes given as text (in full where they nest) are the
+    location effects of a proxy-means formula.
     Predictions are retransformed with Duan's smearing factor so that mean levels are unbiased.
 
     Parameters
