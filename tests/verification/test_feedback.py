@@ -9,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from pkh_targeting.cli import app
+from pkh_targeting.modeling import candidates
 from pkh_targeting.verification import (
     estimate_errors,
     outcomes_for_retraining,
@@ -111,13 +112,16 @@ def test_precision_and_horvitz_thompson_estimates(field):
 
 def test_horvitz_thompson_is_unbiased_and_covers_at_a_realistic_audit(registry):
     """400 visits, 10% of them audit (20 per list), over 100 audit draws: the estimates centre on
-    the truth and their 95% intervals cover it; halving the selection probabilities fails both."""
+    the truth and their 95% intervals cover it. The families each list draws from are estimated
+    exactly, and their errors within 5%: a selection probability off by any factor fails."""
     truth = registry.truth.set_index("family_id")
     scores = _scored(registry)
     true = {
         "leakage": truth.inclusion_error.sum() / truth.receives_pkh.sum(),
         "undercoverage": truth.exclusion_error.sum() / truth.eligible.sum(),
     }
+    pool = candidates(scores).error_type.value_counts()
+    errors = {"inclusion": truth.inclusion_error.sum(), "exclusion": truth.exclusion_error.sum()}
     est = []
     for seed in range(100):
         ranked = rank_for_verification(scores, 400, audit_share=0.1, seed=seed)
@@ -127,6 +131,9 @@ def test_horvitz_thompson_is_unbiased_and_covers_at_a_realistic_audit(registry):
             {"family_id": ranked.family_id, "result": np.where(eligible, "eligible", "not eligible")}
         )
         est.append(estimate_errors(ranked, results.assign(result_raw="x"), n_boot=400, seed=seed))
+        assert est[-1]["families_estimated"] == pytest.approx(pool.to_dict())
+    for t, value in errors.items():
+        assert np.mean([x["errors_estimated"][t] for x in est]) == pytest.approx(value, rel=0.05), t
     for rate, value in true.items():
         e = np.array([x[rate] for x in est])
         covered = np.mean([x[f"{rate}_low"] <= value <= x[f"{rate}_high"] for x in est])

@@ -113,6 +113,9 @@ def estimate_errors(ranked: pd.DataFrame, results: pd.DataFrame, *, n_boot: int 
     ``n_boot`` draws of each list's audit error share (Jeffreys posterior).
 
     Visits with results "not found" or "moved" are counted and left out of the estimates.
+    ``errors_estimated`` and ``families_estimated`` are, per list, the estimated number of families
+    with the list's error and of the families the list draws from (ranked, or not and weighted by
+    the inverse of their selection probability).
     """
     latest = results.drop_duplicates("family_id", keep="last")  # a family visited twice: its latest visit
     r = ranked.merge(latest[["family_id", "result"]], on="family_id", how="left")
@@ -150,9 +153,13 @@ def estimate_errors(ranked: pd.DataFrame, results: pd.DataFrame, *, n_boot: int 
     out["audit_with_result"], out["audit_drawn"] = sizes, drawn
     if any(drawn[t] and not sizes[t] for t in drawn) or not any(sizes.values()):
         # an estimate needs audit results from every list that drew an audit sample
-        return {**out, **{f"{k}{s}": None for k in ("leakage", "undercoverage") for s in ("", "_low", "_high")}}
+        none = {f"{k}{s}": None for k in ("leakage", "undercoverage") for s in ("", "_low", "_high")}
+        return {**out, **none, "errors_estimated": None, "families_estimated": None}
     found = {t: int(err[audit[t]].sum()) for t in ERROR_TYPES}
-    est = rates(totals({t: found[t] / sizes[t] if sizes[t] else 0.0 for t in ERROR_TYPES}))
+    tot = totals({t: found[t] / sizes[t] if sizes[t] else 0.0 for t in ERROR_TYPES})
+    out["errors_estimated"] = {t: float(tot[t][0]) for t in ERROR_TYPES}
+    out["families_estimated"] = {t: float(tot[t][1]) for t in ERROR_TYPES}
+    est = rates(tot)
     # each list's audit error share drawn from its Jeffreys posterior, Beta(k + 1/2, n - k + 1/2): on
     # audits of a few dozen visits its intervals keep their coverage, the percentile bootstrap's do not
     draws = {t: rng.beta(found[t] + 0.5, sizes[t] - found[t] + 0.5, n_boot) for t in ERROR_TYPES}
