@@ -175,3 +175,58 @@ def test_ranking_table_columns_and_undefined_auc():
     for constant in ([1] * 5, [0] * 5):  # one class only: no AUC
         tab = ranking_table(constant, score)
         assert tab.auc.isna().all() and tab.base_rate.iloc[0] == constant[0]
+
+
+def test_population_stability_by_hand():
+    from pkh_targeting.metrics import bin_counts, feature_bins, population_stability_index
+
+    assert len(feature_bins(np.arange(100.0))["edges"]) == 9  # ten bins by default
+    ref = feature_bins(list(range(1, 11)) + [np.nan, np.nan], n_bins=5)
+    assert ref["edges"] == pytest.approx([2.8, 4.6, 6.4, 8.2])
+    assert ref["shares"] == pytest.approx([2 / 12] * 5 + [2 / 12])  # the last bin holds the missing
+    counts = bin_counts([1, 2.8, 2.9, 8.2, 100, np.inf, np.nan], ref["edges"])
+    assert counts.tolist() == [1, 2, 0, 0, 2, 2]  # an edge belongs to the bin above it
+    assert population_stability_index(ref, list(range(1, 11)) + [np.nan, np.nan]) == 0.0
+    a = np.clip(counts / counts.sum(), 1e-4, None)
+    e = np.asarray(ref["shares"])
+    psi = population_stability_index(ref, counts=counts)
+    assert psi == pytest.approx(np.sum((a - e) * np.log(a / e)))
+    assert population_stability_index(ref, [1, 2.8, 2.9, 8.2, 100, np.inf, np.nan]) == psi
+    assert population_stability_index(ref, counts=counts, eps=0.1) < psi  # empty bins count as eps
+
+
+def test_reliability_and_calibration_by_hand():
+    y, p = [0, 1, 1, 0], [0.05, 0.15, 0.95, 1.0]  # p = 1 falls in the last bin
+    rel = reliability_table(y, p)
+    assert rel.index.tolist() == ["0.0-0.1", "0.1-0.2", "0.9-1.0"]
+    assert rel.to_dict("list") == {
+        "mean_predicted": pytest.approx([0.05, 0.15, 0.975]),
+        "observed": [0.0, 1.0, 0.5],
+        "n": [1, 1, 2],
+    }
+    assert reliability_table(y, p, n_bins=2).n.tolist() == [2, 2]
+    summary = calibration_summary(y, p)
+    assert summary["brier"] == pytest.approx((0.05**2 + 0.85**2 + 0.05**2 + 1.0) / 4)
+    assert summary["ece"] == pytest.approx((0.05 + 0.85 + 2 * 0.475) / 4)
+
+
+def test_standard_groups_by_hand():
+    families = pd.DataFrame({"family_id": ["A", "B", "C"], "province_code": ["32", "33", "32"], "urban": [1, 0, 0]})
+    members = pd.DataFrame(
+        {
+            "family_id": ["A", "A", "B", "B", "C"],
+            "relationship": [1, 3, 1, 1, 3],  # B lists two heads (the first counts); C none
+            "sex": [2, 1, 1, 2, 2],
+            "age": [60, 10, 59, 70, 40],
+            "severe_disability": [False, True, False, False, False],
+        }
+    )
+    g = standard_groups(families, members)
+    assert g.index.tolist() == ["A", "B", "C"] and g.index.name == "family_id"
+    assert g.to_dict("list") == {
+        "province": ["32", "33", "32"],
+        "area": ["urban", "rural", "rural"],
+        "female_headed": [True, False, False],
+        "elderly_headed": [True, False, False],
+        "disabled_member": [True, False, False],
+    }
