@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pandas as pd
 import pytest
 from pydantic import ValidationError
@@ -114,3 +116,72 @@ def test_builtin_rules_match_the_domain_amounts():
         "elderly": 2_400_000,
     }
     assert (r.version, r.desil_cutoff, r.component_cap) == ("pkh-2025", 4, 4)
+
+
+def test_each_criterion_at_its_boundaries_and_with_missing_answers():
+    """Each member row is one case: age limits, the criterion itself, and missing answers (which
+    never make a component)."""
+    people = members(
+        (6, {}),  # early childhood at 6 (max_age) ...
+        (7, {}),  # ... not at 7
+        (5, pupil(1)),  # a pupil of 5: not early childhood (a pupil), too young for SD
+        (6, pupil(1)),  # SD from 6
+        (30, {"pregnant": True}),
+        (30, {"pregnant": pd.NA}),  # not answered: not pregnant
+        (30, {"severe_disability": pd.NA}),
+        (9, {"school_participation": 2, "school_level": pd.NA}),  # attending, level not given
+        (8, {"school_participation": 1, "school_level": 1}),  # enrolled once, not attending
+        (70, {"severe_disability": True}),  # counts for one: disability and elderly are worth the same
+    )
+    people["pregnant"] = people["pregnant"].astype("boolean")
+    people["severe_disability"] = people["severe_disability"].astype("boolean")
+    people["school_level"] = people["school_level"].astype("Int64")
+    out = apply_rules(FAM, people)
+    assert out.index.name == "family_id" and out.index.tolist() == ["A"]
+    counts = out.loc["A", [f"n_{c}" for c in load_rules().components]].to_dict()
+    assert counts == {
+        "n_pregnant": 1,
+        "n_early_childhood": 1,
+        "n_school_sma": 0,
+        "n_school_smp": 0,
+        "n_school_sd": 1,
+        "n_disability": 1,
+        "n_elderly": 1,
+    }
+    assert out.loc["A", "n_disability_counted"] + out.loc["A", "n_elderly_counted"] == 1
+    assert out.loc["A", "n_components"] == 4  # the cap: pregnant, early childhood, SD, disability
+    ints = [c for c in out.columns if c.startswith("n_")] + ["benefit_rp"]
+    assert (out[ints].dtypes == "int64").all() and out["has_component"].dtype == bool
+
+
+def test_rules_from_a_file_by_either_yaml_suffix(tmp_path):
+    text = (Path(__file__).parents[1] / "configs" / "rules" / "pkh-2025.yaml").read_text("utf-8")
+    for name in ("copy.yaml", "copy.yml"):
+        (tmp_path / name).write_text(text.replace("version: pkh-2025", f"version: {name}"), "utf-8")
+        assert load_rules(tmp_path / name).version == name
+    with pytest.raises(FileNotFoundError):
+        load_rules(tmp_path / "missing.yaml")  # a missing file is an error, not a version name
+
+
+def test_evidence_rules_and_living_members():
+    from pkh_targeting.rules import evidence_rules, living_members
+
+    rules = load_rules().model_dump()
+    rules["evidence"]["exclusions"]["civil_servant"]["mode"] = "hard"
+    rules = Rules.model_validate(rules)
+    none = evidence_rules(None, rules)
+    assert [list(i) for i in none] == [[], []] and all(i.dtype == "string" for i in none)
+    assert [list(i) for i in evidence_rules(pd.DataFrame(columns=["family_id"]), rules)] == [[], []]
+    links = pd.DataFrame(
+        {
+            "family_id": ["A", "A", "B", None, "C", "C"],
+            "member_no": [1, 2, 1, 1, 1, 1],
+            "source": ["death", "death", "civil_servant", "death", "civil_servant", "death"],
+            "match_probability": [0.9, 0.89, 0.95, 1.0, 0.5, 0.99],
+        }
+    )
+    dead, excluded = evidence_rules(links, rules)
+    assert list(dead) == ["A#1", "C#1"] and list(excluded) == ["B"]
+    people = members((30, {}), (8, {})).assign(member_no=[1, 2])
+    assert living_members(people, dead).member_no.tolist() == [2]
+    assert living_members(people, pd.Index([], dtype="string")) is people

@@ -12,6 +12,7 @@ from conftest import REF
 from pkh_targeting import apply_rules, generate_registry
 from pkh_targeting.cli import app
 from pkh_targeting.exceptions import SchemaError
+from pkh_targeting.modeling import candidates
 from pkh_targeting.verification import (
     HEADERS,
     benefit_at_stake,
@@ -301,3 +302,28 @@ def test_rank_cli_writes_the_village_meeting_lists(batch, tmp_path):
     assert {"Nama kepala keluarga", "Alasan", "Jenis kesalahan"} <= set(csv.columns)
     assert set(csv["Jenis kesalahan"]) <= {"inklusi", "eksklusi"}
     assert csv.groupby("Kode desa").size().max() <= 4
+
+
+def test_summary_by_hand(batch):
+    """Each unit's row: its visits, audit visits and expected finds against as many random visits
+    (the unit's mean error score and value among its candidates); a unit the budget missed has 0."""
+    _, scores = batch
+    ranked = rank_for_verification(scores, 300, audit_share=0.2, seed=2)
+    summary = summarize_lists(ranked, scores).set_index(["list", "unit"])
+    assert list(summary.columns) == [
+        "visits", "audit_visits", "expected_errors_found", "expected_errors_random",
+        "rupiah_at_stake", "rupiah_at_stake_random", "gain_vs_random",
+    ]  # fmt: skip
+    pool = candidates(scores)
+    pool = pool.assign(value=pool.error_score * benefit_at_stake(pool))
+    for (t, unit), row in summary.iterrows():
+        visits = ranked[(ranked.list == t) & (ranked.unit == unit)]
+        mine = pool[(pool.error_type == t) & (pool.district_code == unit)]
+        assert row.visits == len(visits) and row.audit_visits == visits.audit.sum(), (t, unit)
+        assert row.expected_errors_found == pytest.approx(visits.expected_error.sum())
+        assert row.rupiah_at_stake == pytest.approx(visits.expected_value_rp.sum())
+        assert row.expected_errors_random == pytest.approx(len(visits) * mine.error_score.mean())
+        assert row.rupiah_at_stake_random == pytest.approx(len(visits) * mine.value.mean())
+        if len(visits):
+            assert row.gain_vs_random == pytest.approx(row.expected_errors_found / row.expected_errors_random)
+    assert summary.audit_visits.dtype == "int64" and summary.audit_visits.sum() == 60
