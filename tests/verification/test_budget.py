@@ -177,3 +177,73 @@ def test_reachable_is_a_small_share_of_a_large_batch():
     assert not reachable(scores, 0.0).any()
     with pytest.raises(ValueError, match="share"):
         reachable(scores, 1.5)
+
+
+def _units(*units):
+    """A batch from (list, district, village, error scores, benefit) per unit."""
+    rows = [
+        {
+            "family_id": f"{t[0]}{d}{v}-{i}",
+            "district_code": d,
+            "village_code": f"{d}{v}",
+            "error_type": t,
+            "error_score": p,
+            "benefit_rp": benefit,
+            "n_components": 1,
+        }
+        for t, d, v, scores, benefit in units
+        for i, p in enumerate(scores)
+    ]
+    return pd.DataFrame(rows)
+
+
+def test_reachable_by_hand():
+    # one list, two districts: A's 8 families are unlikely errors, B's 2 likely ones. A budget of 3
+    # gives each district one and B the third (expected errors 0.8 against 1.8, not head counts);
+    # one more for rounding: A reaches 2, B both.
+    low = [0.10, 0.11, 0.12, 0.13, 0.14, 0.15, 0.16, 0.17]
+    scores = _units(("inclusion", "A", 1, low, 1_000_000), ("inclusion", "B", 1, [0.9, 0.8], 1_000_000))
+    got = set(scores.family_id[reachable(scores, 0.3)])
+    assert got == {"iA1-7", "iA1-6", "iB1-0", "iB1-1"}
+    assert reachable(scores, 1.0).all() and not reachable(scores, 0.0).any()
+    # by value and by probability: the likeliest error is not the one worth most
+    values = _units(("exclusion", "C", 1, [0.9, 0.5, 0.4, 0.3], 1_000_000)).assign(
+        benefit_rp=[900_000, 3_000_000, 3_000_000, 900_000]
+    )
+    assert set(values.family_id[reachable(values, 0.25)]) == {"eC1-0", "eC1-1", "eC1-2"}
+    # no candidate in the first list: the second is still reached
+    assert reachable(values, 0.25).any()
+    # more units than visits: the one visit goes to the unit whose best family is worth most (E);
+    # one more for rounding reaches every unit's best
+    pairs = [[0.2, 0.15], [0.9, 0.85], [0.5, 0.45], [0.1, 0.05]]
+    many = _units(*[("inclusion", d, 1, p, 1_000_000) for d, p in zip("DEFG", pairs)])
+    assert set(many.family_id[reachable(many, 1 / 8)]) == {"iE1-0", "iE1-1", "iD1-0", "iF1-0", "iG1-0"}
+
+
+def test_audit_margins_by_hand():
+    from scipy.stats import norm
+
+    from pkh_targeting.verification import audit_margins, rate_margin
+
+    z = norm.ppf(0.975)
+    assert rate_margin(100, 1000) == pytest.approx(z * np.sqrt(0.25 / 100) * np.sqrt(900 / 999))
+    assert rate_margin(1, 2) == pytest.approx(z * 0.5)  # one of two: the other one is unknown
+    assert rate_margin(1, 1) == 0.0 and rate_margin(7, 7) == 0.0  # everyone seen: no error
+    assert np.isfinite(rate_margin(1, 10)) and rate_margin(0, 10) == float("inf")
+    scores = _scores(3_000, 10, 2, seed=5)
+    ranked = rank_for_verification(scores, 500, audit_share=0.2, inclusion_share=0.3, seed=0)
+    pool = candidates(scores)
+    got = audit_margins(ranked, scores, confidence=0.9)
+    assert list(got.columns) == [
+        "list", "audit_visits", "left_out", "error_rate_margin", "estimates", "margin", "confidence",
+    ]  # fmt: skip
+    denominators = {"inclusion": (pool.error_type == "inclusion").sum(), "exclusion": pool.p_eligible.sum()}
+    for row in got.itertuples():
+        mine = ranked[ranked.list == row.list]
+        left_out = (pool.error_type == row.list).sum() - (~mine.audit).sum()
+        assert (row.audit_visits, row.left_out) == (mine.audit.sum(), left_out), row.list
+        assert row.error_rate_margin == pytest.approx(rate_margin(row.audit_visits, left_out, 0.9))
+        assert row.margin == pytest.approx(row.error_rate_margin * left_out / denominators[row.list])
+        assert row.confidence == 0.9
+    assert got.estimates.tolist() == ["leakage", "undercoverage"]
+    assert got.audit_visits.tolist() == [30, 70]  # 100 audit visits, 30% of them to the inclusion list
