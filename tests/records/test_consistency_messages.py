@@ -132,3 +132,21 @@ def test_each_rule_names_its_row_column_and_reason(case):
     q = validate_records(fam, mem, reference_date=REF).quarantine
     got = q[q.rule.isin(RULES)][["table", "row", "column", "rule", "message"]]
     assert sorted(map(tuple, got.values.tolist())) == sorted(expected)
+
+
+def test_keys_repeated_in_other_chunks_of_the_batch():
+    from pkh_targeting.records.keys import BatchDuplicates
+
+    fam, mem = hand_made_family()
+    nik = mem.nik[1]
+    twice, elsewhere = "NIK appears twice in one family", "NIK appears in more than one family"
+    cases = [
+        (BatchDuplicates(family_ids=frozenset({"KK-001"})), [("families", 0, "family_id", "duplicate_family_id", TWICE)]),
+        (BatchDuplicates(nik_families={nik: 2}), [("members", 1, "nik", "nik_duplicate", elsewhere)]),
+        (BatchDuplicates(nik_families={nik: 1}), [("members", 1, "nik", "nik_duplicate", twice)]),
+        (BatchDuplicates(family_ids=frozenset({"KK-002"}), nik_families={"3273010101010001": 2}), []),
+    ]  # fmt: skip
+    for dups, expected in cases:
+        q = validate_records(fam, mem, reference_date=REF, known_duplicates=dups).quarantine
+        got = q[q.rule.isin(RULES)][["table", "row", "column", "rule", "message"]]
+        assert sorted(map(tuple, got.values.tolist())) == expected, dups
