@@ -140,8 +140,9 @@ def test_keys_repeated_in_other_chunks_of_the_batch():
     fam, mem = hand_made_family()
     nik = mem.nik[1]
     twice, elsewhere = "NIK appears twice in one family", "NIK appears in more than one family"
+    family = ("families", 0, "family_id", "duplicate_family_id", TWICE)
     cases = [
-        (BatchDuplicates(family_ids=frozenset({"KK-001"})), [("families", 0, "family_id", "duplicate_family_id", TWICE)]),
+        (BatchDuplicates(family_ids=frozenset({"KK-001"})), [family]),
         (BatchDuplicates(nik_families={nik: 2}), [("members", 1, "nik", "nik_duplicate", elsewhere)]),
         (BatchDuplicates(nik_families={nik: 1}), [("members", 1, "nik", "nik_duplicate", twice)]),
         (BatchDuplicates(family_ids=frozenset({"KK-002"}), nik_families={"3273010101010001": 2}), []),
