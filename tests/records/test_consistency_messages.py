@@ -101,6 +101,16 @@ CASES = {
                             (2, "pregnant"): True, (2, "age"): 9, (2, "nik"): "3273015503160003"}),
         [("members", r, "pregnant", "pregnant_implausible", PREGNANT) for r in (1, 2)],
     ),
+    "pregnancy not answered": (lambda: change(mem={(0, "pregnant"): None}), []),
+    "pregnant with the age not given": (
+        lambda: change(mem={(1, "pregnant"): True, (1, "age"): None}),
+        [("members", 1, "pregnant", "pregnant_implausible", PREGNANT)],
+    ),
+    "a school level with attendance not answered": (
+        lambda: change(mem={(2, "school_participation"): None}),
+        [("members", 2, "school_level", "school_level_not_attending",
+          "school_level is given but the member is not attending school (412)")],
+    ),
     "a school level without attending": (
         lambda: change(mem={(1, "school_level"): 2}),
         [("members", 1, "school_level", "school_level_not_attending",

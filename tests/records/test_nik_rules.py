@@ -19,6 +19,19 @@ CASES = [
     ("3273016902000002", 2, 25, set()),  # 29 February 2000: a leap year
     ("3273016902010002", 2, 24, {"nik_birth_date"}),  # 29 February 2001: not one
     ("3273017002000002", 2, 25, {"nik_birth_date"}),  # 30 February
+    ("3273016902040002", 2, 21, set()),  # 29 February 2004: a leap year not divisible by 100
+    ("3273016902000002", 2, 125, {"nik_birth_date"}),  # 29 February 1900: divisible by 100, not by 400
+    # the 31st of each month with 30 days or fewer is no date; of the others it is
+    ("3273017103900002", 2, 35, set()),
+    ("3273017104900002", 2, 35, {"nik_birth_date"}),
+    ("3273017105900002", 2, 35, set()),
+    ("3273017106900002", 2, 35, {"nik_birth_date"}),
+    ("3273017107900002", 2, 34, set()),
+    ("3273017108900002", 2, 34, set()),
+    ("3273017109900002", 2, 34, {"nik_birth_date"}),
+    ("3273017110900002", 2, 34, set()),
+    ("3273017111900002", 2, 34, {"nik_birth_date"}),
+    ("3273017112900002", 2, 34, set()),
     ("3273014300900002", 2, 34, {"nik_birth_date"}),  # month 00
     ("3273014313900002", 2, 34, {"nik_birth_date"}),  # month 13
     ("3273014008900002", 2, 34, {"nik_birth_date"}),  # day 00 for a woman (40)
