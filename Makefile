@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 
 # make notebooks - run the notebooks again in place, outputs kept (they are committed executed)
 # make mutation  - mutation testing (mutmut) of ranking, audit, feedback, validation rules, programme
-#                  rules and metrics against their tests; not part of make test (about two hours on 2 cores;
+#                  rules and metrics against their tests; not part of make test (about 1.5 hours on 2 cores;
 #                  resumes where it stopped; PKH_MUTATION=1 makes the property tests try a fifth of their examples)
 .PHONY: demo test install notebooks mutation clean
 
