@@ -52,9 +52,9 @@ def read_survey(path: Path, welfare: str, group: str, predictors: list[str] | No
         else:
             predictors = [c for c in d.select_dtypes("number").columns if c not in (welfare, group)]
     d = d[d[welfare] > 0].reset_index(drop=True)
-    X, code = d[predictors].copy(), ""
+    X, code = d[predictors].copy(), None
     for level in location:
-        code = X[level] = code + d[level].astype(str) + "/"
+        code = X[level] = d[level].astype(str) if code is None else code + "/" + d[level].astype(str)
     return X, d[welfare].to_numpy(float), d[group].to_numpy()
 
 
