@@ -11,9 +11,8 @@ from pkh_targeting.modeling import TargetingModel, candidates, reachable
 
 
 @pytest.fixture(scope="module")
-def fitted():
-    reg = generate_registry(6_000, seed=41, regions_seed=0, reference_date=REF)
-    return TargetingModel(cv={"n_splits": 3}).fit(reg.families, reg.members, reference_date=REF)
+def fitted(fitted_model):
+    return fitted_model
 
 
 @pytest.fixture(scope="module")

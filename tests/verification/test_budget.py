@@ -5,12 +5,13 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from conftest import examples
 from pkh_targeting import rank_for_verification
 from pkh_targeting.modeling import candidates, reachable
+from pkh_targeting.modeling._reach import benefit_at_stake, largest_remainder
 from pkh_targeting.verification import summarize_lists
 
 
@@ -167,6 +168,38 @@ def test_every_ranked_visit_within_the_reasons_share_is_reachable(
     assert not reach[~scores.index.isin(pool.index)].any()  # never a family no list can hold
 
 
+@settings(max_examples=examples(40), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    n=st.integers(1, 300),
+    n_districts=st.integers(1, 30),
+    villages=st.integers(1, 6),
+    share=st.floats(0.01, 0.6),
+    seed=st.integers(0, 3),
+)
+@example(n=250, n_districts=5, villages=3, share=0.0625, seed=0)  # units out of text order get other remainders
+def test_reachable_is_exactly_one_more_than_each_units_share_of_the_whole_budget(n, n_districts, villages, share, seed):
+    """Tight, not only complete: the families reachable are, per list, unit and ranking, those at or
+    above the family one past the unit's ranked visits when the whole budget goes to that list."""
+    scores = _scores(n, n_districts, villages, seed)
+    pool = candidates(scores)
+    budget = int(np.ceil(share * len(pool)))
+    expected = set()
+    for t, inclusion_share in (("inclusion", 1.0), ("exclusion", 0.0)):
+        mine = pool[pool.error_type == t]
+        stake = pool.benefit_rp.where(pool.benefit_rp > 0, pool.benefit_rp[pool.benefit_rp > 0].min())
+        for by in ("district_code", "village_code"):
+            for priority, key in (("value", pool.error_score * stake), ("probability", pool.error_score)):
+                ranked = rank_for_verification(
+                    scores, min(budget, len(mine)), by=by, audit_share=0, inclusion_share=inclusion_share, priority=priority
+                )
+                visits = ranked.groupby(by).size()
+                for unit, fam in mine.assign(key=key[mine.index]).groupby(by):
+                    k = fam["key"].sort_values(ascending=False).to_numpy()
+                    last = k[min(int(visits.get(unit, 0)), len(k) - 1)]  # one past the unit's visits
+                    expected |= set(fam.family_id[fam["key"] >= last])
+    assert set(scores.family_id[reachable(scores, share)]) == expected
+
+
 def test_reachable_is_a_small_share_of_a_large_batch():
     scores = _scores(20_000, 30, 8, 0)
     reach = reachable(scores, 0.1)
@@ -218,6 +251,25 @@ def test_reachable_by_hand():
     pairs = [[0.2, 0.15], [0.9, 0.85], [0.5, 0.45], [0.1, 0.05]]
     many = _units(*[("inclusion", d, 1, p, 1_000_000) for d, p in zip("DEFG", pairs)])
     assert set(many.family_id[reachable(many, 1 / 8)]) == {"iE1-0", "iE1-1", "iD1-0", "iF1-0", "iG1-0"}
+
+
+def test_largest_remainder_by_hand():
+    zeros, room = np.zeros(3, int), np.full(3, 5)
+    assert largest_remainder(np.array([1, 1, 1]), 2, zeros, room).tolist() == [0, 1, 1]  # ties: the later
+    assert largest_remainder(np.array([2.0, 1.0, 1.0]), 7, zeros, room).tolist() == [3, 2, 2]  # 3.5, 1.75, 1.75
+    assert largest_remainder(np.array([10.0, 1.0]), 6, np.zeros(2, int), np.array([2, 10])).tolist() == [2, 4]  # capped
+    # floors the total cannot cover: met in order of weight, or in the order given
+    assert largest_remainder(np.array([1, 3, 2]), 2, np.ones(3, int), room).tolist() == [0, 1, 1]
+    assert largest_remainder(np.array([1, 3, 2]), 2, np.ones(3, int), room, np.arange(3)).tolist() == [1, 1, 0]
+    # a unit with room but no weight takes what the others cannot
+    assert largest_remainder(np.array([1.0, 0.0]), 5, np.zeros(2, int), np.array([2, 10])).tolist() == [2, 3]
+    assert largest_remainder(np.array([1.0, 0.0]), 20, np.zeros(2, int), np.array([2, 10])).tolist() == [2, 10]
+
+
+def test_benefit_at_stake_by_hand():
+    got = benefit_at_stake(pd.DataFrame({"benefit_rp": [0, 1, 900_000, 0]}))
+    assert got.tolist() == [1, 1, 900_000, 1] and got.dtype == "int64"  # no benefit: the smallest paid
+    assert benefit_at_stake(pd.DataFrame({"benefit_rp": [0, 0]})).tolist() == [0, 0]
 
 
 def test_audit_margins_by_hand():

@@ -52,13 +52,16 @@ def largest_remainder(
         if w.sum() <= 0:
             w = (room > 0).astype(float)
         share = w / w.sum() * left
-        add = np.minimum(np.floor(share).astype(int), room)
-        if add.sum() == 0:  # hand out the remainders one by one, largest first
-            order = np.argsort(-(share - np.floor(share)) - 1e-9 * np.arange(len(share)), kind="stable")
-            add = np.zeros_like(alloc)
-            for i in order[:left]:
-                if room[i] > 0:
-                    add[i] = 1
+        whole = np.floor(share).astype(int)
+        add = np.minimum(whole, room)
+        if (add == whole).all():  # no cap in the way: the remainders one by one, largest first
+            extra = left - int(add.sum())
+            for i in np.argsort(-(share - whole) - 1e-9 * np.arange(len(share)), kind="stable"):
+                if not extra:
+                    break
+                if room[i] > add[i]:
+                    add[i] += 1
+                    extra -= 1
         alloc = alloc + add
         left -= int(add.sum())
     return alloc
@@ -98,7 +101,7 @@ def reachable(scores: pd.DataFrame, share: float = REASONS_SHARE) -> np.ndarray:
         if not len(rows) or not budget:
             continue
         for by in UNITS:
-            unit = pd.factorize(scores[by].to_numpy()[rows])[0]
+            unit = pd.factorize(scores[by].to_numpy()[rows], sort=True)[0]  # units in text order, as ranked
             sizes = np.bincount(unit)
             expected = np.bincount(unit, weights=error[rows])
             for key in keys:
@@ -110,8 +113,6 @@ def reachable(scores: pd.DataFrame, share: float = REASONS_SHARE) -> np.ndarray:
                 quota = np.minimum(quota + 1, sizes)
                 by_unit = np.lexsort((-k, unit))  # units in turn, each best first
                 start = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-                last = np.full(len(sizes), np.inf)  # the key of a unit's last reachable family
-                served = quota > 0
-                last[served] = k[by_unit[start[served] + quota[served] - 1]]
+                last = k[by_unit[start + quota - 1]]  # the key of each unit's last reachable family
                 out[rows[k >= last[unit]]] = True
     return out
