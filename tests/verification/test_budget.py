@@ -264,6 +264,8 @@ def test_largest_remainder_by_hand():
     # a unit with room but no weight takes what the others cannot
     assert largest_remainder(np.array([1.0, 0.0]), 5, np.zeros(2, int), np.array([2, 10])).tolist() == [2, 3]
     assert largest_remainder(np.array([1.0, 0.0]), 20, np.zeros(2, int), np.array([2, 10])).tolist() == [2, 10]
+    assert largest_remainder(np.array([1.0, 0.0, 0.0]), 3, zeros, np.ones(3, int)).tolist() == [1, 1, 1]
+    assert largest_remainder(np.array([3.0, 1.0]), 1, np.zeros(2, int), np.array([5, 5])).tolist() == [1, 0]
 
 
 def test_benefit_at_stake_by_hand():
