@@ -7,7 +7,7 @@ from scipy.special import logit
 from conftest import REF
 from pkh_targeting import apply_rules, generate_registry, rank_for_verification
 from pkh_targeting.explain import CONTEXT_CONCEPTS, Explainer, load_templates
-from pkh_targeting.modeling import TargetingModel, candidates, reachable
+from pkh_targeting.modeling import candidates, reachable
 
 
 @pytest.fixture(scope="module")

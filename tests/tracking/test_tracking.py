@@ -273,7 +273,9 @@ def test_train_register_score_against_a_real_server(mlflow_server, registries, t
     monkeypatch.chdir(tmp_path)
     train_dir, batch_dir, _, _ = registries
     # the evidence and holdout runs are the embedded store's test: the same calls, whatever the store
-    out_train, out_score = _train_and_score(train_dir, batch_dir, tmp_path, "--tracking-uri", mlflow_server, evidence=False)
+    out_train, out_score = _train_and_score(
+        train_dir, batch_dir, tmp_path, "--tracking-uri", mlflow_server, evidence=False
+    )
     assert out_train.strip().splitlines()[-1] == "models:/pkh/1"
     assert not (tmp_path / "models" / "mlruns.db").exists()  # nothing went to the embedded store
     mlflow.set_tracking_uri(mlflow_server)

@@ -12,7 +12,7 @@ from conftest import examples
 from pkh_targeting import rank_for_verification
 from pkh_targeting.modeling import candidates, reachable
 from pkh_targeting.modeling._reach import benefit_at_stake, largest_remainder
-from pkh_targeting.verification import summarize_lists
+from pkh_targeting.verification import meeting_agenda, summarize_lists
 
 
 def _scores(n: int, n_districts: int, villages_per_district: int, seed: int) -> pd.DataFrame:
@@ -190,7 +190,12 @@ def test_reachable_is_exactly_one_more_than_each_units_share_of_the_whole_budget
         for by in ("district_code", "village_code"):
             for priority, key in (("value", pool.error_score * stake), ("probability", pool.error_score)):
                 ranked = rank_for_verification(
-                    scores, min(budget, len(mine)), by=by, audit_share=0, inclusion_share=inclusion_share, priority=priority
+                    scores,
+                    min(budget, len(mine)),
+                    by=by,
+                    audit_share=0,
+                    inclusion_share=inclusion_share,
+                    priority=priority,
                 )
                 visits = ranked.groupby(by).size()
                 for unit, fam in mine.assign(key=key[mine.index]).groupby(by):
@@ -272,6 +277,60 @@ def test_benefit_at_stake_by_hand():
     got = benefit_at_stake(pd.DataFrame({"benefit_rp": [0, 1, 900_000, 0]}))
     assert got.tolist() == [1, 1, 900_000, 1] and got.dtype == "int64"  # no benefit: the smallest paid
     assert benefit_at_stake(pd.DataFrame({"benefit_rp": [0, 0]})).tolist() == [0, 0]
+
+
+def test_ranked_rows_by_hand():
+    """Rows in list, unit and rank order, audit visits last in their unit; ties go to the lower
+    family_id; an audit family drawn from one left has probability 1."""
+    scores = _units(
+        ("inclusion", "A", 1, [0.9, 0.5, 0.5], 1_000_000),
+        ("inclusion", "B", 1, [0.8, 0.7], 1_000_000),
+        ("exclusion", "A", 1, [0.6, 0.6], 1_000_000),
+    ).sample(frac=1, random_state=1)
+    # 6 ranked visits: 4 to the inclusion list (the exclusion list has 2), of which A (1.9 expected
+    # errors) and B (1.5) get one each and one more each (Hamilton: 1.12 and 0.88 of the 2 left)
+    ranked = rank_for_verification(scores, 7, audit_share=1 / 7)
+    got = ranked[["list", "unit", "family_id", "rank", "audit", "selection_probability"]].to_numpy().tolist()
+    assert got == [
+        ["exclusion", "A", "eA1-0", 1, False, 1.0],
+        ["exclusion", "A", "eA1-1", 2, False, 1.0],
+        ["inclusion", "A", "iA1-0", 1, False, 1.0],
+        ["inclusion", "A", "iA1-1", 2, False, 1.0],
+        ["inclusion", "A", "iA1-2", 3, True, 1.0],
+        ["inclusion", "B", "iB1-0", 1, False, 1.0],
+        ["inclusion", "B", "iB1-1", 2, False, 1.0],
+    ]
+    added = ["benefit_at_stake_rp", "expected_error", "expected_value_rp", "audit", "selection_probability"]
+    assert list(ranked.columns) == ["list", *scores.columns, *added, "unit", "rank"]
+    many = _scores(300, 3, 2, seed=0)  # the default seed is 0
+    pd.testing.assert_frame_equal(rank_for_verification(many, 60), rank_for_verification(many, 60, seed=0))
+    with pytest.raises(ValueError, match="audit_share"):
+        rank_for_verification(scores, 7, audit_share=1.0)
+
+
+def test_lists_share_the_visits_by_their_expected_errors_or_evenly():
+    scores = _units(("inclusion", "A", 1, [0.15] * 4, 1_000_000), ("exclusion", "A", 1, [0.05] * 4, 1_000_000))
+    kw = {"audit_share": 0, "inclusion_share": None, "priority": "probability"}
+    assert rank_for_verification(scores, 4, **kw).list.value_counts().to_dict() == {"inclusion": 3, "exclusion": 1}
+    none_expected = scores.assign(error_score=0.0)
+    assert rank_for_verification(none_expected, 4, **kw).list.value_counts().to_dict() == {
+        "inclusion": 2,
+        "exclusion": 2,
+    }
+
+
+def test_meeting_agenda_by_hand():
+    scores = _units(
+        ("inclusion", "A", 2, [0.5, 0.4], 1_000_000),
+        ("exclusion", "A", 1, [0.7], 1_000_000),
+        ("exclusion", "A", 2, [0.6], 3_000_000),
+    )
+    agenda = meeting_agenda(scores, 5)
+    got = agenda[["list", "village_code", "family_id", "rank"]].to_numpy().tolist()
+    # villages in code order, worth first over both lists, an error score of exactly 0.5 discussed
+    assert got == [["exclusion", "A1", "eA1-0", 1], ["exclusion", "A2", "eA2-0", 1], ["inclusion", "A2", "iA2-0", 2]]
+    assert agenda.audit.dtype == bool and not agenda.audit.any() and agenda.columns[0] == "list"
+    assert len(meeting_agenda(_units(("inclusion", "C", 1, [0.9] * 25, 1_000_000)))) == 20  # by default
 
 
 def test_audit_margins_by_hand():
