@@ -311,7 +311,10 @@ def test_ranked_rows_by_hand():
 def test_lists_share_the_visits_by_their_expected_errors_or_evenly():
     scores = _units(("inclusion", "A", 1, [0.15] * 4, 1_000_000), ("exclusion", "A", 1, [0.05] * 4, 1_000_000))
     kw = {"audit_share": 0, "inclusion_share": None, "priority": "probability"}
-    assert rank_for_verification(scores, 4, **kw).list.value_counts().to_dict() == {"inclusion": 3, "exclusion": 1}
+    ranked = rank_for_verification(scores, 4, **kw)
+    assert ranked.list.value_counts().to_dict() == {"inclusion": 3, "exclusion": 1}
+    # one unit per list: the visits find what random visits would, under one expected error each
+    assert summarize_lists(ranked, scores).gain_vs_random.tolist() == pytest.approx([1.0, 1.0])
     none_expected = scores.assign(error_score=0.0)
     assert rank_for_verification(none_expected, 4, **kw).list.value_counts().to_dict() == {
         "inclusion": 2,
@@ -321,15 +324,16 @@ def test_lists_share_the_visits_by_their_expected_errors_or_evenly():
 
 def test_meeting_agenda_by_hand():
     scores = _units(
-        ("inclusion", "A", 2, [0.5, 0.4], 1_000_000),
-        ("exclusion", "A", 1, [0.7], 1_000_000),
-        ("exclusion", "A", 2, [0.6], 3_000_000),
+        ("inclusion", "A", 1, [0.5, 0.4], 1_000_000),
+        ("exclusion", "A", 2, [0.7], 1_000_000),
+        ("exclusion", "A", 1, [0.6], 3_000_000),
     )
     agenda = meeting_agenda(scores, 5)
     got = agenda[["list", "village_code", "family_id", "rank"]].to_numpy().tolist()
     # villages in code order, worth first over both lists, an error score of exactly 0.5 discussed
-    assert got == [["exclusion", "A1", "eA1-0", 1], ["exclusion", "A2", "eA2-0", 1], ["inclusion", "A2", "iA2-0", 2]]
+    assert got == [["exclusion", "A1", "eA1-0", 1], ["inclusion", "A1", "iA1-0", 2], ["exclusion", "A2", "eA2-0", 1]]
     assert agenda.audit.dtype == bool and not agenda.audit.any() and agenda.columns[0] == "list"
+    pd.testing.assert_index_equal(agenda.index, pd.RangeIndex(len(agenda)))
     assert len(meeting_agenda(_units(("inclusion", "C", 1, [0.9] * 25, 1_000_000)))) == 20  # by default
 
 
