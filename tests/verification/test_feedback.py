@@ -211,3 +211,48 @@ def test_no_audit_results_yet_is_said_plainly(field, tmp_path):
     assert res.exit_code == 0, res.output
     assert "0 of" in res.output and "audit visits have a result" in res.output and "nan" not in res.output
     assert json.loads((tmp_path / "feedback.json").read_text(), parse_constant=_refuse)["leakage"] is None
+
+
+def test_estimate_errors_by_hand():
+    """Three ranked and two audit beneficiaries (1 in 10 drawn), two ranked and four audit others
+    (1 in 5): the counts, precisions, Horvitz-Thompson totals and the Jeffreys interval by hand."""
+    from scipy.stats import beta
+
+    ids = ["I1", "I2", "I3", "IA1", "IA2", "E1", "E2", "EA1", "EA2", "EA3", "EA4"]
+    ranked = pd.DataFrame(
+        {
+            "family_id": ids,
+            "list": ["inclusion"] * 5 + ["exclusion"] * 6,
+            "audit": [False] * 3 + [True] * 2 + [False] * 2 + [True] * 4,
+            "selection_probability": [1.0] * 3 + [0.1] * 2 + [1.0] * 2 + [0.2] * 4,
+        }
+    )
+    results = pd.DataFrame(
+        {
+            "family_id": ["I1", "I2", "I3", "IA1", "IA2", "E1", "E2", "EA1", "EA2", "EA3", "I1"],
+            "result": ["eligible", "eligible", "moved", "not eligible", "eligible", "eligible", "not found",
+                       "eligible", "not eligible", "not eligible", "not eligible"],
+        }
+    )  # fmt: skip
+    results = results.assign(result_raw=results["result"])  # as read from the field lists
+    est = estimate_errors(ranked, results, n_boot=20_000)
+    assert (est["visited"], est["visited_twice"], est["not_found_or_moved"], est["bad_results"]) == (10, 1, 2, 0)
+    # I1's latest visit found it not eligible: an inclusion error
+    assert est["inclusion_precision_ranked"] == 0.5 and est["inclusion_ranked_with_result"] == 2
+    assert est["exclusion_precision_ranked"] == 1.0 and est["exclusion_ranked_with_result"] == 1
+    assert est["audit_with_result"] == {"inclusion": 2, "exclusion": 3}
+    assert est["audit_drawn"] == {"inclusion": 2, "exclusion": 4}
+    # 2 / 0.1 = 20 beneficiaries and 4 / 0.2 = 20 others not ranked, with the audit's error shares 1/2 and 1/3
+    assert est["families_estimated"] == pytest.approx({"inclusion": 22, "exclusion": 21})
+    assert est["errors_estimated"] == pytest.approx({"inclusion": 1 + 20 / 2, "exclusion": 1 + 20 / 3})
+    assert est["leakage"] == pytest.approx(11 / 22)
+    assert est["undercoverage"] == pytest.approx((1 + 20 / 3) / (22 - 11 + 1 + 20 / 3))
+    # leakage = (1 + 20 s) / 22 with s ~ Beta(1 + 1/2, 1 + 1/2)
+    low, high = ((1 + 20 * beta.ppf(q, 1.5, 1.5)) / 22 for q in (0.025, 0.975))
+    assert est["leakage_low"] == pytest.approx(low, abs=0.01) and est["leakage_high"] == pytest.approx(high, abs=0.01)
+    assert est["undercoverage_low"] < est["undercoverage"] < est["undercoverage_high"]
+    # the others' audit drawn but none returned: no estimate, every figure there as None
+    none = estimate_errors(ranked, results[~results.family_id.str.startswith("EA")], n_boot=10)
+    keys = [f"{k}{s}" for k in ("leakage", "undercoverage") for s in ("", "_low", "_high")]
+    assert all(none[k] is None for k in [*keys, "errors_estimated", "families_estimated"])
+    assert none["visited"] == 7
