@@ -256,3 +256,9 @@ def test_estimate_errors_by_hand():
     keys = [f"{k}{s}" for k in ("leakage", "undercoverage") for s in ("", "_low", "_high")]
     assert all(none[k] is None for k in [*keys, "errors_estimated", "families_estimated"])
     assert none["visited"] == 7
+    # no audit sample of the others and no ranked result there: nothing estimated beyond the beneficiaries
+    only = estimate_errors(
+        ranked[~ranked.family_id.str.startswith("EA")], results[~results.family_id.isin(["E1", "EA1", "EA2", "EA3"])]
+    )
+    assert only["exclusion_precision_ranked"] is None and only["leakage"] == pytest.approx(0.5)
+    assert only["families_estimated"] == {"inclusion": 22.0, "exclusion": 0.0} and only["undercoverage"] == 0.0
