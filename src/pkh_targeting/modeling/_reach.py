@@ -36,8 +36,9 @@ def largest_remainder(
     weights: np.ndarray, total: int, floor: np.ndarray, cap: np.ndarray, order: np.ndarray | None = None
 ) -> np.ndarray:
     """Integers that sum to ``total`` (or to ``cap.sum()``), each at most its cap, otherwise
-    proportional to ``weights`` by Hamilton's method (whole parts, then the largest remainders). Floors are met while the total allows: when it cannot cover them
-    all, they are met in ``order`` (by default of ``weights``, largest first) and the rest get none."""
+    proportional to ``weights`` by Hamilton's method (whole parts, then the largest remainders).
+    Floors are met while the total allows: when it cannot cover them all, they are met in ``order``
+    (by default of ``weights``, largest first) and the rest get none."""
     alloc = np.minimum(floor, cap)
     if alloc.sum() > total:
         order = np.argsort(-np.asarray(weights, float), kind="stable") if order is None else order
