@@ -183,12 +183,12 @@ def test_reachable_is_exactly_one_more_than_each_units_share_of_the_whole_budget
     scores = _scores(n, n_districts, villages, seed)
     pool = candidates(scores)
     budget = int(np.ceil(share * len(pool)))
+    keys = (("value", pool.error_score * benefit_at_stake(pool)), ("probability", pool.error_score))
     expected = set()
     for t, inclusion_share in (("inclusion", 1.0), ("exclusion", 0.0)):
         mine = pool[pool.error_type == t]
-        stake = pool.benefit_rp.where(pool.benefit_rp > 0, pool.benefit_rp[pool.benefit_rp > 0].min())
         for by in ("district_code", "village_code"):
-            for priority, key in (("value", pool.error_score * stake), ("probability", pool.error_score)):
+            for priority, key in keys:
                 ranked = rank_for_verification(
                     scores,
                     min(budget, len(mine)),
