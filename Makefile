@@ -24,9 +24,10 @@ install: $(VENV)/.installed
 demo: install
 	$(BIN)/pkh-targeting demo
 
+# one worker per core; a file's tests (and the files sharing the evidence models) stay on one worker
 test: install
 	$(BIN)/lint-imports
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --dist loadgroup
 
 notebooks: install
 	cd notebooks && for nb in *.ipynb; do \

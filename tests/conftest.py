@@ -1,10 +1,14 @@
 import datetime as dt
 import os
 
-import pandas as pd
+# `make test` runs two workers (pytest-xdist) on two cores: OpenMP threads that wait asleep instead of
+# spinning leave the core to the other worker (set before LightGBM loads OpenMP)
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import pandas as pd  # noqa: E402
 import pytest
 
-from pkh_targeting.synth import generate_registry
+from pkh_targeting.synth import generate_registry  # noqa: E402
 
 REF = dt.date(2025, 7, 1)
 
@@ -132,6 +136,15 @@ def hand_made_family(family_id="KK-001"):
         },
     ]
     return pd.DataFrame([fam]), pd.DataFrame(members)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items):
+    """Under ``--dist loadgroup``: a file's tests run on one worker, which builds its module fixtures
+    once; files marked ``xdist_group("evidence")`` share the worker that builds the evidence models."""
+    for item in items:
+        if not any(item.iter_markers("xdist_group")):
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
 
 
 @pytest.fixture

@@ -10,6 +10,8 @@ from pkh_targeting.scoring import read_scores, score_dataset, score_files, write
 
 pytest.importorskip("distributed")
 
+pytestmark = pytest.mark.xdist_group("evidence")  # shares the evidence models (conftest) on one worker
+
 
 def test_dask_on_a_local_cluster_equals_the_pandas_engine(fitted_model, messy_batch, tmp_path):
     from pkh_targeting.scoring import score_dataset, write_partitioned
