@@ -1,9 +1,10 @@
 import datetime as dt
 import os
 
-# `make test` runs two workers (pytest-xdist) on two cores: OpenMP threads that wait asleep instead of
-# spinning leave the core to the other worker (set before LightGBM loads OpenMP)
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# under `make test`'s workers (pytest-xdist), OpenMP threads that wait asleep instead of spinning leave
+# the core to the other worker (set before LightGBM loads OpenMP); a run in one process keeps spinning
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import pandas as pd  # noqa: E402
 import pytest
