@@ -177,3 +177,44 @@ def test_the_spark_engine_links_as_duckdb_does(unseen):
     on_spark = link_records(mem, fam, records, linker=spark, reference_date=REF).links
     pd.testing.assert_frame_equal(on_spark.drop(columns="match_probability"), duck.drop(columns="match_probability"))
     assert np.allclose(on_spark["match_probability"], duck["match_probability"], atol=1e-6)
+
+
+def _one_edit(s: str, ch: str) -> list[str]:
+    """Every string one edit from ``s``: ``ch`` put in or over each place, each place deleted, each
+    neighbouring two swapped."""
+    out = [s[:i] + ch + s[i + 1 :] for i in range(len(s))] + [s[:i] + s[i + 1 :] for i in range(len(s))]
+    out += [s[:i] + ch + s[i:] for i in range(len(s) + 1)]
+    return out + [s[:i] + s[i + 1] + s[i] + s[i + 2 :] for i in range(len(s) - 1)]
+
+
+@pytest.mark.parametrize("nik", ["abcdefghijklmnop", "3273011205850001", "1111110000000000"])
+def test_the_near_nik_test_keeps_every_pair_within_two_edits(nik):
+    """The cheap test before the edit distance drops no pair of the two NIK levels: every string
+    two edits or fewer from a NIK (in DuckDB's own distance) passes it, at every place."""
+    import duckdb
+
+    from pkh_targeting.linkage._splink import _near_nik
+
+    near = {t for s in _one_edit(nik, "X") for t in [s, *_one_edit(s, "Y"), *_one_edit(s, "X")]}
+    with duckdb.connect() as con:
+        con.register("p", pd.DataFrame({"l": nik, "r": sorted(near)}))
+        within, dropped = con.execute(
+            f"select count(*) filter (damerau_levenshtein(l, r) <= 2),"
+            f" count(*) filter (damerau_levenshtein(l, r) <= 2 and not ({_near_nik('l', 'r')})) from p"
+        ).fetchone()
+    assert within > 1000 and dropped == 0
+
+
+def test_the_near_nik_test_is_false_for_most_strangers(unseen):
+    """It spares the distance for most pairs of a random sample of people (Splink's u estimation):
+    those of different regions (serial numbers and birth years agree often, whole dates seldom)."""
+    import duckdb
+
+    from pkh_targeting.linkage._splink import _near_nik
+
+    nik = unseen[0].members["nik"].dropna().drop_duplicates()
+    pairs = pd.DataFrame({"l": nik.sample(3000, random_state=0).to_numpy(), "r": nik.sample(3000, random_state=1).to_numpy()})
+    with duckdb.connect() as con:
+        con.register("p", pairs[pairs["l"].str[:6] != pairs["r"].str[:6]])
+        passed = con.execute(f"select avg(({_near_nik('l', 'r')})::int) from p").fetchone()[0]
+    assert passed < 0.2  # a guard that passed every pair would spare nothing
