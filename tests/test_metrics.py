@@ -4,6 +4,7 @@ import pytest
 
 from pkh_targeting.exceptions import SmallGroupWarning
 from pkh_targeting.metrics import (
+    auc,
     bootstrap_ci,
     calibration_summary,
     group_errors,
@@ -230,3 +231,15 @@ def test_standard_groups_by_hand():
         "elderly_headed": [True, False, False],
         "disabled_member": [True, False, False],
     }
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_auc_equals_scikit_learns_with_ties(seed):
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(seed)
+    y = rng.random(500) < 0.2 + 0.1 * seed
+    score = np.round(rng.random(500) + 0.5 * y, 1)  # rounded: many ties, within and across classes
+    assert auc(y, score) == pytest.approx(roc_auc_score(y, score), abs=1e-12)
+    assert auc(y, -score) == pytest.approx(1 - roc_auc_score(y, score), abs=1e-12)
+    assert np.isnan(auc(np.ones(5, bool), score[:5])) and np.isnan(auc(np.zeros(5, bool), score[:5]))

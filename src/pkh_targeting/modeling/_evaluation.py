@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from fairlearn.metrics import MetricFrame, count
-from sklearn.metrics import brier_score_loss, roc_auc_score
+from sklearn.metrics import brier_score_loss
 
 from ..explain import Explainer
 from ..metrics import (
+    auc,
     bootstrap_ci,
     calibration_summary,
     feature_bins,
@@ -77,17 +78,13 @@ def label_metrics(oof: pd.DataFrame) -> dict:
     for source, d in oof.groupby("source"):
         y, p = d["label"].to_numpy(bool), d["p_eligible"].to_numpy()
         if 0 < y.sum() < len(y):
-            auc = bootstrap_ci(_auc, y, p, clusters=d["group"].to_numpy(), n_boot=100)
-            out[f"{source}_auc"] = auc["estimate"]
-            out[f"{source}_auc_low"], out[f"{source}_auc_high"] = auc["low"], auc["high"]
+            ci = bootstrap_ci(auc, y, p, clusters=d["group"].to_numpy(), n_boot=100)
+            out[f"{source}_auc"] = ci["estimate"]
+            out[f"{source}_auc_low"], out[f"{source}_auc_high"] = ci["low"], ci["high"]
             out[f"{source}_top10_precision"] = precision_at(y, p, 0.10)
         out.update({f"{source}_{k}": v for k, v in calibration_summary(y, p).items()})
         out[f"{source}_rows"] = int(len(d))
     return out
-
-
-def _auc(y, p) -> float:
-    return roc_auc_score(y, p) if 0 < y.sum() < len(y) else np.nan
 
 
 def group_accuracy(oof: pd.DataFrame, families, members) -> pd.DataFrame:
@@ -98,7 +95,7 @@ def group_accuracy(oof: pd.DataFrame, families, members) -> pd.DataFrame:
     rows = []
     for col in groups.columns:
         mf = MetricFrame(
-            metrics={"auc": _auc, "brier": brier_score_loss, "rows": count},
+            metrics={"auc": auc, "brier": brier_score_loss, "rows": count},
             y_true=y,
             y_pred=p,
             sensitive_features=pd.Series(groups[col].astype(str).to_numpy(), name=col),
