@@ -70,7 +70,9 @@ class TrainConfig(_Frozen):
         default=0.99, gt=0.5, le=1.0, description="quantile at which inverse verification weights are clipped"
     )
     seed: int = 0
-    n_jobs: int = Field(default=2, ge=1)
+    n_jobs: int | None = Field(
+        default=None, ge=1, description="LightGBM's threads; by default OMP_NUM_THREADS where set, else every core"
+    )
 
     def with_overrides(self, **overrides) -> TrainConfig:
         """This config with fields changed (nested ones key by key, e.g. ``cv={"n_splits": 10}``), validated."""

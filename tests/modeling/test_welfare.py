@@ -72,3 +72,15 @@ def test_bad_targets_and_kinds_are_refused(survey):
 @parametrize_with_checks([WelfareModel("ols"), WelfareModel("lightgbm"), WelfareModel("stacked"), WelfareModel()])
 def test_scikit_learn_contract(estimator, check):
     check(estimator)
+
+
+def test_the_threads_change_no_prediction(survey, monkeypatch):
+    from pkh_targeting.modeling._lightgbm import threads
+
+    X, y = survey[:2]
+    one, two = (WelfareModel("stacked", n_jobs=n).fit(X, y).predict_log(X) for n in (1, 2))
+    np.testing.assert_array_equal(one, two)
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert threads() == 3 and WelfareModel("lightgbm").fit(X, y).models_[None]["lgbm"].get_params()["n_jobs"] == 3
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    assert threads() >= 1

@@ -7,7 +7,7 @@ import numpy as np
 from scipy.special import expit
 from sklearn.model_selection import GroupKFold, GroupShuffleSplit
 
-from ._welfare import lgbm_params
+from ._lightgbm import lgbm_params
 
 
 def grouped_folds(groups, n_splits: int):
@@ -29,7 +29,9 @@ def _train(X, y, w, init, params, rounds, valid=None, stopping=None):
     return lgb.train(params, data, num_boost_round=rounds, **kwargs)
 
 
-def grouped_lgbm_classifier(X, y, w, groups, params: dict, *, n_splits: int, seed: int, n_jobs: int, init_score=None):
+def grouped_lgbm_classifier(
+    X, y, w, groups, params: dict, *, n_splits: int, seed: int, n_jobs: int | None, init_score=None
+):
     """Out-of-fold probabilities (folds by group, early stopping on held-out groups inside each
     training fold) and a final booster trained on all rows with the mean number of trees found.
 

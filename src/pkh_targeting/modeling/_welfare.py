@@ -22,6 +22,7 @@ from sklearn.utils.validation import (
 from ..metrics import targeting_loss
 from ..treeshap import contributions as tree_contributions
 from ..treeshap import raw_scores
+from ._lightgbm import lgbm_params
 
 KINDS = ("auto", "stacked", "lightgbm", "ols")
 # small, slow, regularised trees: survey samples are a few thousand families
@@ -37,21 +38,6 @@ DEFAULT_LGBM = {
     "reg_lambda": 10.0,
 }
 MIN_ROWS_FOR_TREES = 500  # below this, "auto" is OLS without trying trees
-
-
-def lgbm_params(params: dict | None, *, objective: str, random_state: int, n_jobs: int) -> dict:
-    """LightGBM parameters made deterministic (same data and seed give the same trees)."""
-    p = dict(params or {})
-    p.pop("early_stopping_rounds", None)
-    return {
-        **p,
-        "objective": objective,
-        "random_state": random_state,
-        "n_jobs": n_jobs,
-        "deterministic": True,
-        "force_row_wise": True,
-        "verbose": -1,
-    }
 
 
 class _Design:
@@ -130,7 +116,8 @@ class WelfareModel(RegressorMixin, BaseEstimator):
     lightgbm_params : dict, optional
         Passed to LightGBM (``n_estimators``, ``learning_rate``, ``num_leaves``...).
     random_state : int, default=0
-    n_jobs : int, default=2
+    n_jobs : int, optional
+        LightGBM's threads; by default ``OMP_NUM_THREADS`` where set, else every core.
 
     Examples
     --------
@@ -151,7 +138,7 @@ class WelfareModel(RegressorMixin, BaseEstimator):
         categorical_features=None,
         lightgbm_params=None,
         random_state=0,
-        n_jobs=2,
+        n_jobs=None,
     ):
         self.kind = kind
         self.split_by = split_by
