@@ -243,3 +243,4 @@ def test_auc_equals_scikit_learns_with_ties(seed):
     assert auc(y, score) == pytest.approx(roc_auc_score(y, score), abs=1e-12)
     assert auc(y, -score) == pytest.approx(1 - roc_auc_score(y, score), abs=1e-12)
     assert np.isnan(auc(np.ones(5, bool), score[:5])) and np.isnan(auc(np.zeros(5, bool), score[:5]))
+    assert auc(y.astype(int), score) == auc(y, score)  # labels of 0 and 1, not positions
