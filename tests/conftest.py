@@ -3,7 +3,7 @@ import os
 
 # under `make test`'s workers (pytest-xdist), one per core, each worker's LightGBM trains on one thread
 # (the library's default where OMP_NUM_THREADS is set): two threads per worker contend for the cores and
-# wait at every barrier (a subset of the suite: 161 s -> 126 s); a run in one process uses every core
+# wait at every barrier (tests/modeling and tests/cli: 161 s -> 105 s); a run in one process uses every core
 if os.environ.get("PYTEST_XDIST_WORKER"):
     os.environ.setdefault("OMP_NUM_THREADS", "1")
 
