@@ -13,6 +13,16 @@ pytest.importorskip("distributed")
 pytestmark = pytest.mark.xdist_group("evidence")  # shares the evidence models (conftest) on one worker
 
 
+@pytest.fixture(scope="module")
+def scheduler():
+    """The address of a running cluster (two worker processes), as an office's own would be given
+    with ``--scheduler``; the first test starts its own `LocalCluster`, the default."""
+    import distributed
+
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster:
+        yield cluster.scheduler_address
+
+
 def test_dask_on_a_local_cluster_equals_the_pandas_engine(fitted_model, messy_batch, tmp_path):
     from pkh_targeting.scoring import score_dataset, write_partitioned
 
@@ -52,7 +62,7 @@ def test_missing_dask_is_a_clear_message(monkeypatch):
         _dask._require_dask()
 
 
-def test_cli_scores_a_partitioned_synthetic_registry_on_dask(fitted_model, tmp_path):
+def test_cli_scores_a_partitioned_synthetic_registry_on_dask(fitted_model, scheduler, tmp_path):
     from typer.testing import CliRunner
 
     from pkh_targeting.cli import app
@@ -70,7 +80,7 @@ def test_cli_scores_a_partitioned_synthetic_registry_on_dask(fitted_model, tmp_p
         app,
         ["score", "--model", str(tmp_path / "model"), "--families", str(data / "families"),
          "--members", str(data / "members"), "--out", str(tmp_path / "out"), "--engine", "dask",
-         "--no-tracking", "--reference-date", "2025-07-01"],
+         "--scheduler", scheduler, "--no-tracking", "--reference-date", "2025-07-01"],
     )  # fmt: skip
     assert res.exit_code == 0, res.output
     scores = read_scores(tmp_path / "out" / "scores.parquet")
@@ -81,7 +91,7 @@ def test_cli_scores_a_partitioned_synthetic_registry_on_dask(fitted_model, tmp_p
         assert bad.exit_code == 2 and f"Invalid value for '{option}'" in bad.stderr, bad.stderr
 
 
-def test_dask_links_the_batch_once_and_scores_as_in_memory(evidence_model, tmp_path):
+def test_dask_links_the_batch_once_and_scores_as_in_memory(evidence_model, scheduler, tmp_path):
     """Registry records on the Dask engine: linked once for the whole partitioned batch, the
     partitions' scores equal to scoring the unpartitioned batch in memory with the same records."""
     reg = generate_registry(1_500, seed=5, regions_seed=0, reference_date=REF)
@@ -92,6 +102,7 @@ def test_dask_links_the_batch_once_and_scores_as_in_memory(evidence_model, tmp_p
         folder / "families",
         folder / "members",
         out,
+        scheduler=scheduler,
         registry_records=reg.registry_records,
         reference_date=REF,
         reasons="none",
