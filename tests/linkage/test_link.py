@@ -4,6 +4,7 @@ import importlib.util
 import json
 import shutil
 
+import duckdb
 import numpy as np
 import pandas as pd
 import pytest
@@ -12,6 +13,7 @@ from typer.testing import CliRunner
 from conftest import REF, hand_made_family
 from pkh_targeting.cli import app
 from pkh_targeting.linkage import LINK_COLUMNS, RecordLinker, link_records
+from pkh_targeting.linkage._splink import _near_nik
 from pkh_targeting.synth import generate_registry
 
 
@@ -191,9 +193,6 @@ def _one_edit(s: str, ch: str) -> list[str]:
 def test_the_near_nik_test_keeps_every_pair_within_two_edits(nik):
     """The cheap test before the edit distance drops no pair of the two NIK levels: every string
     two edits or fewer from a NIK (in DuckDB's own distance) passes it, at every place."""
-    import duckdb
-
-    from pkh_targeting.linkage._splink import _near_nik
 
     near = {t for s in _one_edit(nik, "X") for t in [s, *_one_edit(s, "Y"), *_one_edit(s, "X")]}
     with duckdb.connect() as con:
@@ -208,9 +207,6 @@ def test_the_near_nik_test_keeps_every_pair_within_two_edits(nik):
 def test_the_near_nik_test_is_false_for_most_strangers(unseen):
     """It spares the distance for most pairs of different people: of different regions (most of
     Splink's random pairs) and of one region (an office's), whose serial numbers mostly agree."""
-    import duckdb
-
-    from pkh_targeting.linkage._splink import _near_nik
 
     nik = unseen[0].members["nik"].dropna().drop_duplicates()
     pairs = pd.DataFrame({"l": nik.sample(3000, random_state=0).to_numpy(), "r": nik.sample(3000, random_state=1).to_numpy()})
