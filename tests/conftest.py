@@ -7,6 +7,7 @@ import os
 if os.environ.get("PYTEST_XDIST_WORKER"):
     os.environ.setdefault("OMP_NUM_THREADS", "1")
 
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest
 
@@ -19,6 +20,24 @@ def examples(n: int) -> int:
     """How many examples a property test tries: a fifth under ``make mutation`` (``PKH_MUTATION=1``),
     where each surviving mutant runs the test again."""
     return max(10, n // 5) if os.environ.get("PKH_MUTATION") else n
+
+
+def occurring(blob: bytes, strings) -> list[str]:
+    """The ``strings`` that occur in ``blob``, at the cost of one pass: each string's first eight bytes
+    are looked up at every offset at once, and only those places are compared whole."""
+    by_head, found = {}, []
+    for s in set(strings):
+        b = s.encode()
+        if len(b) < 8:
+            found += [s] if b in blob else []
+        else:
+            by_head.setdefault(int.from_bytes(b[:8], "little"), []).append((s, b))
+    if len(blob) < 8 or not by_head:
+        return found
+    words = np.lib.stride_tricks.sliding_window_view(np.frombuffer(blob, np.uint8), 8).copy().view("<u8").ravel()
+    for at in np.flatnonzero(np.isin(words, np.fromiter(by_head, np.uint64, len(by_head)))):
+        found += [s for s, b in by_head[int(words[at])] if blob.startswith(b, at)]
+    return sorted(set(found))
 
 
 def write_office_workbook(path, families, members, notes="notes"):

@@ -1,7 +1,8 @@
+import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import REF
+from conftest import REF, occurring
 from pkh_targeting import generate_registry, pseudonymize, validate_records
 from pkh_targeting.modeling import TargetingModel
 
@@ -55,3 +56,11 @@ def test_same_inputs_config_and_seed_give_byte_identical_scores(tmp_path):
     assert paths[0].read_bytes() == paths[1].read_bytes()
     assert validate_records(batch.families, batch.members, reference_date=REF).quarantine.empty
     assert pd.read_parquet(paths[0]).reasons.notna().all()
+
+
+def test_the_leak_scan_finds_every_string_that_occurs_and_no_other():
+    blob = np.random.default_rng(0).integers(32, 127, 200_000, dtype=np.uint8).tobytes()  # printable, no newline
+    inside = [blob[a : a + n].decode() for a, n in ((0, 16), (12_345, 9), (199_990, 10), (777, 3))]
+    outside = [inside[1][:8] + "\n", inside[0][:12] + "\n", "Ani\n"]  # a head that occurs, then not the rest
+    assert occurring(blob, inside + outside) == sorted(inside)
+    assert occurring(blob[:5], inside) == []

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from conftest import REF
+from conftest import REF, occurring
 from pkh_targeting import SchemaError, generate_registry, tracking
 from pkh_targeting.cli import app
 from pkh_targeting.records import file_sha256
@@ -160,7 +160,7 @@ def test_embedded_store_records_training_and_scoring(store, registries):
     files = [store / "models" / "mlruns.db", *[p for p in (store / "models" / "artifacts").rglob("*") if p.is_file()]]
     assert len(files) > 20
     blob = b"\n".join(p.read_bytes() for p in files)
-    leaks = [s for s in secrets if s.encode() in blob]
+    leaks = occurring(blob, secrets)
     assert not leaks, leaks[:5]
 
 
