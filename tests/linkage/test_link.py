@@ -209,7 +209,9 @@ def test_the_near_nik_test_is_false_for_most_strangers(unseen):
     Splink's random pairs) and of one region (an office's), whose serial numbers mostly agree."""
 
     nik = unseen[0].members["nik"].dropna().drop_duplicates()
-    pairs = pd.DataFrame({"l": nik.sample(3000, random_state=0).to_numpy(), "r": nik.sample(3000, random_state=1).to_numpy()})
+    pairs = pd.DataFrame(
+        {"l": nik.sample(3000, random_state=0).to_numpy(), "r": nik.sample(3000, random_state=1).to_numpy()}
+    )
     one_region = pairs.assign(r=pairs["l"].str[:6] + pairs["r"].str[6:])
     passed = {}
     for name, p in (("regions", pairs[pairs["l"].str[:6] != pairs["r"].str[:6]]), ("one region", one_region)):
