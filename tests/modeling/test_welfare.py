@@ -69,6 +69,16 @@ def test_bad_targets_and_kinds_are_refused(survey):
         WelfareModel("ols", split_by="area").fit(X, y)
 
 
+def test_a_folds_trees_predicted_once_by_lightgbm_equal_the_models_own_predictions(survey):
+    """Out-of-fold predictions come from LightGBM's predict (`_predict_once`), the fitted model's from
+    the TreeSHAP tables: the same numbers, with missing values and a category unseen in fit."""
+    X, y = survey
+    Xt = X.head(500).assign(island=lambda d: d.island.where(d.index % 5 > 0, "bali"))
+    for kind in ("lightgbm", "ols"):
+        m = WelfareModel(kind).fit(X.iloc[500:], y[500:])
+        np.testing.assert_allclose(WelfareModel._predict_once(m.models_[None], Xt), m.predict_log(Xt), rtol=1e-13)
+
+
 @parametrize_with_checks([WelfareModel("ols"), WelfareModel("lightgbm"), WelfareModel("stacked"), WelfareModel()])
 def test_scikit_learn_contract(estimator, check):
     check(estimator)

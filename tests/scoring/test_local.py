@@ -97,7 +97,7 @@ def _alive(pid: int) -> bool:
 def test_killed_score_leaves_no_partial_output_and_rerun_completes(fitted_model, tmp_path):
     from pkh_targeting import generate_registry
 
-    reg = generate_registry(6_000, seed=5, regions_seed=0, reference_date=REF)
+    reg = generate_registry(3_000, seed=5, regions_seed=0, reference_date=REF)
     reg.write(tmp_path / "batch")
     fitted_model.save(tmp_path / "model")
     cmd = [
@@ -134,7 +134,7 @@ def test_killed_score_leaves_no_partial_output_and_rerun_completes(fitted_model,
                 chunk_size=1000, reference_date=REF)  # fmt: skip
     files = {p.relative_to(tmp_path / "out"): p.read_bytes() for p in (tmp_path / "out").rglob("*") if p.is_file()}
     again = {p.relative_to(tmp_path / "again"): p.read_bytes() for p in (tmp_path / "again").rglob("*") if p.is_file()}
-    assert files == again and len(files) == 8
+    assert files == again and len(files) == 5
 
 
 def test_reasons_written_into_a_part_only_where_the_family_scores_the_same(tmp_path):

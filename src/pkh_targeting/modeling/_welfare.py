@@ -243,8 +243,16 @@ class WelfareModel(RegressorMixin, BaseEstimator):
         for train, test in folds:
             for j, kind in enumerate(("ols", "lightgbm")):
                 part = self._fit_one(X.iloc[train], log_y[train], None if w is None else w[train], kind=kind)
-                oof[test, j] = self._predict_one(part, X.iloc[test])
+                oof[test, j] = self._predict_once(part, X.iloc[test])
         return oof
+
+    @staticmethod
+    def _predict_once(m, X) -> np.ndarray:
+        """A fold's model, predicted once: by LightGBM itself, as `raw_scores`' tables pay only for a
+        model that predicts again (equal up to the order of floating-point additions)."""
+        if "lgbm" in m:
+            return m["lgbm"].predict(_as_lgbm(X, list(m["categories"]), m["categories"]), raw_score=True)
+        return WelfareModel._predict_one(m, X)
 
     def _fit_stacked(self, X, log_y, w, groups, oof=None):
         """OLS and LightGBM blended with non-negative weights chosen on out-of-fold predictions
