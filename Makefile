@@ -24,10 +24,10 @@ install: $(VENV)/.installed
 demo: install
 	$(BIN)/pkh-targeting demo
 
-# one worker per core; a file's tests (and the files sharing the evidence models) stay on one worker
+# one worker per core; a file's tests (and the files sharing the evidence models) stay on one worker (conftest)
 test: install
 	$(BIN)/lint-imports
-	$(BIN)/python -m pytest -n auto --dist loadgroup
+	$(BIN)/python -m pytest -n auto --dist loadscope
 
 notebooks: install
 	cd notebooks && for nb in *.ipynb; do \

@@ -10,6 +10,7 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest
+from xdist.scheduler import LoadScopeScheduling  # noqa: E402
 
 from pkh_targeting.synth import generate_registry  # noqa: E402
 
@@ -159,13 +160,29 @@ def hand_made_family(family_id="KK-001"):
     return pd.DataFrame([fam]), pd.DataFrame(members)
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(items):
-    """Under ``--dist loadgroup``: a file's tests run on one worker, which builds its module fixtures
-    once; files marked ``xdist_group("evidence")`` share the worker that builds the evidence models."""
-    for item in items:
-        if not any(item.iter_markers("xdist_group")):
-            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+# files that share the evidence models below: one worker builds them, for all of these files
+SHARED_WORKER = dict.fromkeys(
+    [
+        "tests/modeling/test_calibration.py",
+        "tests/modeling/test_community_reports.py",
+        "tests/modeling/test_registry_evidence.py",
+        "tests/scoring/test_dask.py",
+    ],
+    "evidence",
+)
+
+
+class _ByFile(LoadScopeScheduling):
+    def _split_scope(self, nodeid: str) -> str:
+        file = nodeid.split("::", 1)[0]
+        return SHARED_WORKER.get(file, file)
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """Under ``--dist loadscope`` (``make test``): a file's tests run on one worker, which builds its
+    module fixtures once, and the files of `SHARED_WORKER` share one. (Not ``xdist_group`` marks:
+    pytest 9.2 ignores the node ids that ``--dist loadgroup`` renames to group them.)"""
+    return _ByFile(config, log) if config.getvalue("dist") == "loadscope" else None
 
 
 @pytest.fixture

@@ -10,8 +10,6 @@ from conftest import REF
 from pkh_targeting import generate_registry
 from pkh_targeting.modeling._calibration import calibrate, choose_calibration, fit_calibrator
 
-pytestmark = pytest.mark.xdist_group("evidence")  # shares the evidence models (conftest) on one worker
-
 
 def draw(n, sharpen=1.0, seed=0):
     """Labels drawn from true probabilities, and predictions whose log-odds are ``sharpen`` times too far out."""

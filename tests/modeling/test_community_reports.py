@@ -21,8 +21,6 @@ from pkh_targeting.features import ReportFeatures
 from pkh_targeting.verification import QUEUE_COLUMNS, report_outcomes
 from pkh_targeting.verification._reports import CLAIMS
 
-pytestmark = pytest.mark.xdist_group("evidence")  # shares the evidence models (conftest) on one worker
-
 
 @pytest.fixture(scope="module")
 def reports_model(evidence_train):

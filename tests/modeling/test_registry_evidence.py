@@ -12,8 +12,6 @@ from pkh_targeting import TargetingModel, generate_registry, make_lists, score_f
 from pkh_targeting.exceptions import DataQualityWarning
 from pkh_targeting.rules import load_rules
 
-pytestmark = pytest.mark.xdist_group("evidence")  # shares the evidence models (conftest) on one worker
-
 
 @pytest.fixture(scope="module")
 def unseen():

@@ -10,8 +10,6 @@ from pkh_targeting.scoring import read_scores, score_dataset, score_files, write
 
 pytest.importorskip("distributed")
 
-pytestmark = pytest.mark.xdist_group("evidence")  # shares the evidence models (conftest) on one worker
-
 
 @pytest.fixture(scope="module")
 def scheduler():
