@@ -24,10 +24,12 @@ install: $(VENV)/.installed
 demo: install
 	$(BIN)/pkh-targeting demo
 
-# one worker per core; a file's tests (and the files sharing the evidence models) stay on one worker (conftest)
+# one worker per core; a file's tests (and the files sharing the evidence models) stay on one worker (conftest).
+# Bytecode is cached even where PYTHONDONTWRITEBYTECODE is set: the workers, the subprocesses and the
+# notebooks' kernels each import the library, compiled once
 test: install
 	$(BIN)/lint-imports
-	$(BIN)/python -m pytest -n auto --dist loadscope
+	env -u PYTHONDONTWRITEBYTECODE $(BIN)/python -m pytest -n auto --dist loadscope
 
 notebooks: install
 	cd notebooks && for nb in *.ipynb; do \
