@@ -73,7 +73,8 @@ def labelled_rows(fam: pd.DataFrame, has: np.ndarray, real: np.ndarray, threshol
 
 def label_metrics(oof: pd.DataFrame) -> dict:
     """AUC (with group-clustered interval), precision of the top 10% (the share eligible among the
-    tenth most likely eligible), Brier and ECE of ``p_eligible`` per label source."""
+    tenth most likely eligible), Brier and ECE of ``p_eligible`` per label source; with a ``p_raw``
+    column, the Brier and ECE of the uncalibrated probabilities too (``raw_brier``, ``raw_ece``)."""
     out = {}
     for source, d in oof.groupby("source"):
         y, p = d["label"].to_numpy(bool), d["p_eligible"].to_numpy()
@@ -83,6 +84,8 @@ def label_metrics(oof: pd.DataFrame) -> dict:
             out[f"{source}_auc_low"], out[f"{source}_auc_high"] = ci["low"], ci["high"]
             out[f"{source}_top10_precision"] = precision_at(y, p, 0.10)
         out.update({f"{source}_{k}": v for k, v in calibration_summary(y, p).items()})
+        if "p_raw" in d:
+            out.update({f"{source}_raw_{k}": v for k, v in calibration_summary(y, d["p_raw"].to_numpy()).items()})
         out[f"{source}_rows"] = int(len(d))
     return out
 

@@ -206,14 +206,19 @@ class TargetingModel:
     def evaluate(self, families, members, *, reference_date=None, group_col: str = "village_code", **evidence) -> dict:
         """Accuracy on a held-out labelled batch: AUC (interval clustered by ``group_col``), Brier
         and ECE of ``p_eligible`` against its survey and verification labels (``evidence``: its
-        ``registry_records`` and ``community_reports``, for a model trained with them)."""
+        ``registry_records`` and ``community_reports``, for a model trained with them); and the Brier
+        and ECE of the uncalibrated probabilities (``*_raw_brier``, ``*_raw_ece``): what the
+        calibration does on data it has not seen."""
         out = self.score_records(families, members, reference_date=reference_date, reasons="none", **evidence)
         fam = out.validation.families.reset_index(drop=True)
         has = out.scores["n_components"].to_numpy() > 0
         real = real_consumption(fam, self.config.welfare.poverty_line)
         rows = labelled_rows(fam, has, real, self.threshold_)
         at = rows["row"].to_numpy()
-        rows = rows.assign(p_eligible=out.scores["p_eligible"].to_numpy()[at], group=fam[group_col].to_numpy()[at])
+        p_raw = np.where(has, self.predict_proba_raw(out.features), 0.0)[at] if len(at) else np.zeros(0)
+        rows = rows.assign(
+            p_eligible=out.scores["p_eligible"].to_numpy()[at], p_raw=p_raw, group=fam[group_col].to_numpy()[at]
+        )
         return label_metrics(rows)
 
     def drift(self, X: pd.DataFrame | None = None, *, counts: dict | None = None) -> pd.DataFrame:
