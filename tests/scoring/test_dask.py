@@ -13,11 +13,14 @@ pytest.importorskip("distributed")
 
 @pytest.fixture(scope="module")
 def scheduler():
-    """The address of a running cluster (two worker processes), as an office's own would be given
-    with ``--scheduler``; the first test starts its own `LocalCluster`, the default."""
+    """The address of a running cluster, as an office's own would be given with ``--scheduler``: two
+    workers reached over TCP, which run in this process (no second import of the library); the first
+    test starts the default, a `LocalCluster` of worker processes."""
     import distributed
 
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster:
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=False, protocol="tcp", dashboard_address=None
+    ) as cluster:
         yield cluster.scheduler_address
 
 
