@@ -12,8 +12,6 @@ import pandas as pd  # noqa: E402
 import pytest
 from xdist.scheduler import LoadScopeScheduling  # noqa: E402
 
-from pkh_targeting.synth import generate_registry  # noqa: E402
-
 REF = dt.date(2025, 7, 1)
 
 
@@ -185,6 +183,14 @@ def pytest_xdist_make_scheduler(config, log):
     return _ByFile(config, log) if config.getvalue("dist") == "loadscope" else None
 
 
+def _registry(n_families: int, **kwargs):
+    """`generate_registry`, imported when a fixture first needs it: xdist's controller process loads
+    this file for its scheduler and does not import the library."""
+    from pkh_targeting.synth import generate_registry
+
+    return generate_registry(n_families, **kwargs)
+
+
 @pytest.fixture
 def family():
     return hand_made_family()
@@ -200,7 +206,7 @@ def two_families():
 
 @pytest.fixture(scope="session")
 def small_registry():
-    return generate_registry(300, seed=11, reference_date=REF)
+    return _registry(300, seed=11, reference_date=REF)
 
 
 @pytest.fixture(autouse=True)
@@ -217,7 +223,7 @@ def fitted_model():
     """A real TargetingModel, trained once for the tests that only score."""
     from pkh_targeting import TargetingModel
 
-    reg = generate_registry(4_000, seed=1, regions_seed=0, reference_date=REF)
+    reg = _registry(4_000, seed=1, regions_seed=0, reference_date=REF)
     return TargetingModel(cv={"n_splits": 3}).fit(reg.families, reg.members, reference_date=REF)
 
 
@@ -225,7 +231,7 @@ def fitted_model():
 def messy_batch():
     """A batch whose problems cross chunk boundaries: a family id repeated at the end, a NIK shared
     by a family at the start and one at the end, members of no family, members shuffled."""
-    reg = generate_registry(2_500, seed=2, regions_seed=0, reference_date=REF, defect_rate=0.03)
+    reg = _registry(2_500, seed=2, regions_seed=0, reference_date=REF, defect_rate=0.03)
     fam, mem = reg.families.copy(), reg.members.copy()
     fam = pd.concat([fam, fam.iloc[[10]]], ignore_index=True)
     last = mem.index[mem.family_id == fam.family_id.iloc[2400]][0]
@@ -238,7 +244,7 @@ def messy_batch():
 @pytest.fixture(scope="session")
 def evidence_train():
     """A registry with the records other registries hold about its people."""
-    return generate_registry(15_000, seed=3, regions_seed=0, reference_date=REF)
+    return _registry(15_000, seed=3, regions_seed=0, reference_date=REF)
 
 
 @pytest.fixture(scope="session")
