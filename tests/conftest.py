@@ -24,19 +24,19 @@ def examples(n: int) -> int:
 def occurring(blob: bytes, strings) -> list[str]:
     """The ``strings`` that occur in ``blob``, at the cost of one pass: each string's first eight bytes
     are looked up at every offset at once, and only those places are compared whole."""
-    by_head, found = {}, []
+    by_head, found = {}, set()
     for s in set(strings):
         b = s.encode()
         if len(b) < 8:
-            found += [s] if b in blob else []
+            if b in blob:
+                found.add(s)
         else:
             by_head.setdefault(int.from_bytes(b[:8], "little"), []).append((s, b))
-    if len(blob) < 8 or not by_head:
-        return found
-    words = np.lib.stride_tricks.sliding_window_view(np.frombuffer(blob, np.uint8), 8).copy().view("<u8").ravel()
-    for at in np.flatnonzero(np.isin(words, np.fromiter(by_head, np.uint64, len(by_head)))):
-        found += [s for s, b in by_head[int(words[at])] if blob.startswith(b, at)]
-    return sorted(set(found))
+    if len(blob) >= 8 and by_head:
+        words = np.lib.stride_tricks.sliding_window_view(np.frombuffer(blob, np.uint8), 8).copy().view("<u8").ravel()
+        for at in np.flatnonzero(np.isin(words, np.fromiter(by_head, np.uint64, len(by_head)))):
+            found.update(s for s, b in by_head[int(words[at])] if blob.startswith(b, at))
+    return sorted(found)
 
 
 def write_office_workbook(path, families, members, notes="notes"):

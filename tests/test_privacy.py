@@ -63,4 +63,4 @@ def test_the_leak_scan_finds_every_string_that_occurs_and_no_other():
     inside = [blob[a : a + n].decode() for a, n in ((0, 16), (12_345, 9), (199_990, 10), (777, 3))]
     outside = [inside[1][:8] + "\n", inside[0][:12] + "\n", "Ani\n"]  # a head that occurs, then not the rest
     assert occurring(blob, inside + outside) == sorted(inside)
-    assert occurring(blob[:5], inside) == []
+    assert occurring(blob[:5], inside) == [] and occurring(blob, ["Ani\n", inside[3]]) == [inside[3]]
