@@ -170,10 +170,34 @@ SHARED_WORKER = dict.fromkeys(
 )
 
 
+# the longest scopes (20-90 s each), sent first and then the notebooks (a kernel each), so that the end of
+# the run is the many short files, which even out the two workers (by number of tests, xdist's order, the
+# notebooks came last and one worker ran alone for up to 30 s)
+LONGEST = (
+    "evidence",
+    "tests/tracking/test_tracking.py",
+    "tests/scoring/test_local.py",
+    "tests/cli/test_cli.py",
+    "tests/verification/test_budget.py",
+    "tests/cli/test_bad_input.py",
+)
+
+
 class _ByFile(LoadScopeScheduling):
     def _split_scope(self, nodeid: str) -> str:
         file = nodeid.split("::", 1)[0]
         return SHARED_WORKER.get(file, file)
+
+    def _assign_work_unit(self, node) -> None:
+        if not getattr(self, "_ordered", False):  # once, before the first unit is sent
+            for scope in sorted(self.workqueue, key=_start_order):  # stable: the rest by number of tests
+                self.workqueue.move_to_end(scope)
+            self._ordered = True
+        super()._assign_work_unit(node)
+
+
+def _start_order(scope: str) -> int:
+    return LONGEST.index(scope) if scope in LONGEST else len(LONGEST) + (not scope.startswith("notebooks/"))
 
 
 def pytest_xdist_make_scheduler(config, log):

@@ -3,7 +3,7 @@
 import re
 from pathlib import Path
 
-from conftest import SHARED_WORKER, _ByFile
+from conftest import LONGEST, SHARED_WORKER, _ByFile, _start_order
 
 TESTS = Path(__file__).parent
 
@@ -21,3 +21,10 @@ def test_a_files_tests_share_one_scope():
     assert scope(f"{file}::test_auc[a-b]") == scope(f"{file}::test_x") == file
     assert {scope(f"{f}::test_x[p]") for f in SHARED_WORKER} == {"evidence"}
     assert scope("notebooks/1.01-a.ipynb::1.01-a.ipynb") == "notebooks/1.01-a.ipynb"
+
+
+def test_the_longest_scopes_start_first_then_the_notebooks():
+    for scope in LONGEST:
+        assert scope in SHARED_WORKER.values() or (TESTS.parent / scope).is_file(), scope
+    scopes = ["tests/test_metrics.py", "notebooks/1.01-a.ipynb", LONGEST[1], "tests/test_rules.py", LONGEST[0]]
+    assert sorted(scopes, key=_start_order) == [LONGEST[0], LONGEST[1], "notebooks/1.01-a.ipynb", *scopes[::3]]
