@@ -8,7 +8,12 @@ difference from OLS with a 95% interval that resamples groups (the same resample
 The default (``auto``) chooses inside each outer training fold, on that fold alone (nested).
 
     python benchmarks/real_surveys.py PATH.csv [PATH.csv ...] [--welfare consumption] [--group ea]
-        [--predictors a,b,c] [--location province,district,subdistrict] [--repeats 5]
+        [--predictors a,b,c] [--location province,district,subdistrict] [--weight COLUMN]
+        [--by COLUMN] [--repeats 5]
+
+``--weight`` names survey weights (Susenas' household weight times its size, say): the models are
+fitted with them and the shares and undercoverage are of the weighted population. ``--by`` splits a
+table into surveys of their own (each province, say), for surveys the models were not tuned on.
 
 Predictors default to a ``variables.csv`` beside the table (the rows with a value in ``Order``), as
 in the Alatas et al. (2012) extract, or else to every numeric column but the welfare and group.
@@ -43,58 +48,65 @@ MODELS = {
 }
 
 
-def read_survey(path: Path, welfare: str, group: str, predictors: list[str] | None, location=()):
+def read_surveys(path: Path, welfare: str, group: str, predictors, location=(), weight=None, by=None):
+    """(name, predictors, welfare, groups, weights or None) of the table at ``path``, or of each of
+    its parts by the column ``by``."""
     d = pd.read_csv(path)
     if predictors is None:
         variables = path.with_name("variables.csv")
         if variables.exists() and "Order" in (v := pd.read_csv(variables)):
             predictors = v.loc[v["Order"].notna(), "Name"].tolist()
         else:
-            predictors = [c for c in d.select_dtypes("number").columns if c not in (welfare, group)]
-    d = d[d[welfare] > 0].reset_index(drop=True)
-    X, code = d[predictors].copy(), None
-    for level in location:
-        code = X[level] = d[level].astype(str) if code is None else code + "/" + d[level].astype(str)
-    return X, d[welfare].to_numpy(float), d[group].to_numpy()
+            predictors = [c for c in d.select_dtypes("number").columns if c not in (welfare, group, weight)]
+    d = d[d[welfare] > 0]
+    name = f"{path}" + (f" (locations: {', '.join(location)})" if location else "")
+    for label, part in [(name, d)] if by is None else ((f"{name}, {by} {v}", p) for v, p in d.groupby(by)):
+        part = part.reset_index(drop=True)
+        X, code = part[predictors].copy(), None
+        for level in location:
+            code = X[level] = part[level].astype(str) if code is None else code + "/" + part[level].astype(str)
+        weights = None if weight is None else part[weight].to_numpy(float)
+        yield label, X, part[welfare].to_numpy(float), part[group].to_numpy(), weights
 
 
-def out_of_fold(model, X, y, groups, seed: int) -> tuple[np.ndarray, list]:
+def out_of_fold(model, X, y, groups, seed: int, weights=None) -> tuple[np.ndarray, list]:
     """Log predictions of ``model`` for every row, each from a fit on the other groups' folds."""
     out, chosen = np.empty(len(y)), []
     for train, test in GroupKFold(5, shuffle=True, random_state=seed).split(X, y, groups):
-        fitted = clone(model).fit(X.iloc[train], y[train], groups=groups[train])
+        w = None if weights is None else weights[train]
+        fitted = clone(model).fit(X.iloc[train], y[train], sample_weight=w, groups=groups[train])
         out[test] = fitted.predict_log(X.iloc[test])
         chosen.append(fitted.selection_[None]["kind"])
     return out, chosen
 
 
-def mean_undercoverage(log_y, predictions, share):
-    return float(np.mean([undercoverage_at(log_y, predictions[:, r], share) for r in range(predictions.shape[1])]))
-
-
-def survey_table(path: Path, welfare: str, group: str, predictors, location, repeats: int) -> pd.DataFrame:
-    X, y, groups = read_survey(path, welfare, group, predictors, location)
-    log_y = np.log(y)
-    print(
-        f"\n{path}: {len(y):,} households, {len(np.unique(groups)):,} groups, {X.shape[1]} predictors"
-        + (f" (locations: {', '.join(location)})" if location else "")
+def mean_undercoverage(log_y, predictions, share, weights):
+    return float(
+        np.mean([undercoverage_at(log_y, predictions[:, r], share, weights) for r in range(predictions.shape[1])])
     )
+
+
+def survey_table(title: str, X, y, groups, weights, repeats: int) -> pd.DataFrame:
+    log_y = np.log(y)
+    w = np.ones(len(y)) if weights is None else weights
+    print(f"\n{title}: {len(y):,} households, {len(np.unique(groups)):,} groups, {X.shape[1]} predictors")
     preds = {}
     for name, model in MODELS.items():
         t0 = time.perf_counter()
-        runs = [out_of_fold(model, X, y, groups, seed) for seed in range(repeats)]
+        runs = [out_of_fold(model, X, y, groups, seed, weights) for seed in range(repeats)]
         preds[name] = np.column_stack([p for p, _ in runs])
         kinds = pd.Series([k for _, c in runs for k in c]).value_counts().to_dict()
         print(f"  {name:15s} {time.perf_counter() - t0:6.1f} s   chosen in the outer folds: {kinds}")
     rows = []
     for share in SHARES:
-        base = mean_undercoverage(log_y, preds["ols"], share)
+        base = mean_undercoverage(log_y, preds["ols"], share, w)
         for name, p in preds.items():
             diff = bootstrap_ci(
-                lambda ly, a, b: mean_undercoverage(ly, a, share) - mean_undercoverage(ly, b, share),
+                lambda ly, a, b, w: mean_undercoverage(ly, a, share, w) - mean_undercoverage(ly, b, share, w),
                 log_y,
                 p,
                 preds["ols"],
+                w,
                 clusters=groups,
                 n_boot=200,
             )
@@ -102,7 +114,7 @@ def survey_table(path: Path, welfare: str, group: str, predictors, location, rep
                 {
                     "share": f"{share:.0%}",
                     "model": name,
-                    "undercoverage": round(mean_undercoverage(log_y, p, share), 4),
+                    "undercoverage": round(mean_undercoverage(log_y, p, share, w), 4),
                     "vs_ols": round(diff["estimate"], 4),
                     "vs_ols_low": round(diff["low"], 4),
                     "vs_ols_high": round(diff["high"], 4),
@@ -119,11 +131,15 @@ def main():
     ap.add_argument("--group", default="ea")
     ap.add_argument("--predictors", type=lambda s: s.split(","), default=None)
     ap.add_argument("--location", type=lambda s: s.split(","), default=[])
+    ap.add_argument("--weight", default=None)
+    ap.add_argument("--by", default=None)
     ap.add_argument("--repeats", type=int, default=5)
     args = ap.parse_args()
     for path in args.paths:
-        table = survey_table(path, args.welfare, args.group, args.predictors, args.location, args.repeats)
-        print(table.to_string(index=False))
+        for survey in read_surveys(
+            path, args.welfare, args.group, args.predictors, args.location, args.weight, args.by
+        ):
+            print(survey_table(*survey, args.repeats).to_string(index=False))
 
 
 if __name__ == "__main__":

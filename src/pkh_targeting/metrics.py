@@ -95,20 +95,37 @@ def pmt_accuracy_table(consumption, predicted, *, cutoffs=WB_CUTOFFS, weights=No
     return pd.DataFrame(rows)
 
 
-def undercoverage_at(log_y, predicted, share: float) -> float:
-    """Share of the poorest ``share`` (by ``log_y``) not among the ``share`` with the lowest prediction."""
-    k = max(int(round(share * len(log_y))), 1)
-    poor = np.zeros(len(log_y), dtype=bool)
-    poor[np.argsort(log_y, kind="stable")[:k]] = True
-    targeted = np.zeros(len(log_y), dtype=bool)
-    targeted[np.argsort(predicted, kind="stable")[:k]] = True
-    return float((poor & ~targeted).sum() / k)
+def _lowest(values, share: float, w) -> np.ndarray:
+    """Mask of the lowest ``values`` making up ``share`` of the rows, or of the weight: a row is in
+    while the weight before it plus half its own is within the share (at least one row)."""
+    order = np.argsort(values, kind="stable")
+    mask = np.zeros(len(values), dtype=bool)
+    if w is None:
+        mask[order[: max(int(round(share * len(values))), 1)]] = True
+        return mask
+    ws = w[order]
+    inside = np.cumsum(ws) - ws / 2 <= share * ws.sum()
+    inside[0] = True
+    mask[order[inside]] = True
+    return mask
 
 
-def targeting_loss(log_y, predicted, shares=(0.2, 0.3, 0.4)) -> float:
+def undercoverage_at(log_y, predicted, share: float, weights=None) -> float:
+    """Share of the poorest ``share`` (by ``log_y``) not among the ``share`` with the lowest prediction.
+
+    With survey ``weights`` both shares are of the weight (the population), and so is the count.
+    """
+    w = None if weights is None else np.asarray(weights, dtype=np.float64)
+    poor, targeted = _lowest(log_y, share, w), _lowest(predicted, share, w)
+    if w is None:
+        return float((poor & ~targeted).sum() / poor.sum())
+    return _share(w[poor & ~targeted].sum(), w[poor].sum())
+
+
+def targeting_loss(log_y, predicted, shares=(0.2, 0.3, 0.4), weights=None) -> float:
     """Mean undercoverage at the quotas ``shares`` (equal to leakage at a fixed quota): what a
     welfare model is judged by for targeting (`WelfareModel` with ``kind="auto"``)."""
-    return float(np.mean([undercoverage_at(log_y, predicted, s) for s in shares]))
+    return float(np.mean([undercoverage_at(log_y, predicted, s, weights) for s in shares]))
 
 
 def top_share(score, share: float) -> np.ndarray:

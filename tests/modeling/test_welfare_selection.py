@@ -31,6 +31,32 @@ def test_undercoverage_counts_the_poorest_left_out():
     assert targeting_loss(log_y, log_y) == 0.0
 
 
+def test_survey_weights_make_the_shares_of_the_population():
+    log_y, predicted = np.arange(10.0), np.array([5, 0, 1, 2, 3, 4, 6, 7, 8, 9.0])
+    w = np.array([3.0] + [1.0] * 9)  # the poorest family stands for three: it alone is the poorest 25%
+    assert undercoverage_at(log_y, predicted, 0.25) == 0.5
+    assert undercoverage_at(log_y, predicted, 0.25, weights=w) == 1.0
+    rng = np.random.default_rng(0)
+    log_y, predicted, w = rng.normal(size=300), rng.normal(size=300), rng.integers(0, 4, 300).astype(float)
+    kept = w > 0  # a family of weight zero counts as absent
+    for share in (0.2, 0.3, 0.4):
+        assert undercoverage_at(log_y, predicted, share, w) == undercoverage_at(
+            log_y[kept], predicted[kept], share, w[kept]
+        )
+
+
+def test_the_choice_is_judged_on_the_weighted_population():
+    """Families of weight zero have welfare unrelated to their indicators: only the weighted
+    population, where OLS is exact, may count in the losses behind the choice."""
+    rng = np.random.default_rng(5)
+    n = 1200
+    X = pd.DataFrame({"a": rng.random(n), "b": rng.random(n)})
+    w = (np.arange(n) % 2).astype(float)
+    log_y = np.where(w > 0, 1 + X.a + 2 * X.b + rng.normal(0, 0.01, n), rng.normal(0, 3, n))
+    loss = WelfareModel().fit(X, np.exp(log_y), sample_weight=w).selection_[None]["loss"]
+    assert loss["ols"] < 0.05
+
+
 def test_the_stack_is_chosen_where_it_beats_ols_out_of_sample():
     X, y, g = table(4000)
     m = WelfareModel().fit(X, y, groups=g)

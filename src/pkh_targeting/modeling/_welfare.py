@@ -99,7 +99,8 @@ class WelfareModel(RegressorMixin, BaseEstimator):
     targeting needs: the mean undercoverage at the quotas 20, 30 and 40% (`targeting_loss`). The
     stack replaces OLS only if it beats it there, with its blend weights cross-fitted too, and a
     sample under 500 rows is OLS without trying: a model that is not better out of sample is the
-    proxy-means test. The choice and its fold losses are in ``selection_``.
+    proxy-means test. The choice and its fold losses are in ``selection_``. With ``sample_weight``
+    (survey weights) the models, the blend and the quotas of the losses are weighted.
 
     Works on any survey table: numeric columns are used as they are (missing values imputed by the
     training median for OLS); ``categorical_features`` and text columns are one-hot encoded for OLS
@@ -259,7 +260,7 @@ class WelfareModel(RegressorMixin, BaseEstimator):
         (folds by ``groups`` when given), so the blend is as good as the better one out of sample."""
         if oof is None:
             oof = self._out_of_fold(X, log_y, w, self._splits(X, log_y, groups))
-        weights, intercept = _blend(oof, log_y)
+        weights, intercept = _blend(oof, log_y, w)
         return {
             "stack": [self._fit_one(X, log_y, w, kind=k) for k in ("ols", "lightgbm")],
             "weights": weights.tolist(),
@@ -276,10 +277,13 @@ class WelfareModel(RegressorMixin, BaseEstimator):
         oof = self._out_of_fold(X, log_y, w, folds)
         stacked = np.empty(len(log_y))
         for train, test in folds:  # blend weights cross-fitted too: the choice sees no fold twice
-            weights, intercept = _blend(oof[train], log_y[train])
+            weights, intercept = _blend(oof[train], log_y[train], None if w is None else w[train])
             stacked[test] = oof[test] @ weights + intercept
         predictions = {"ols": oof[:, 0], "lightgbm": oof[:, 1], "stacked": stacked}
-        loss = {k: [targeting_loss(log_y[t], p[t]) for _, t in folds] for k, p in predictions.items()}
+        loss = {
+            k: [targeting_loss(log_y[t], p[t], weights=None if w is None else w[t]) for _, t in folds]
+            for k, p in predictions.items()
+        }
         chosen = "stacked" if np.mean(loss["stacked"]) < np.mean(loss["ols"]) else "ols"
         selection = {
             "kind": chosen,
@@ -381,9 +385,12 @@ def _as_lgbm(X: pd.DataFrame, cats: list, categories: dict | None = None) -> pd.
     return X.assign(**coded) if coded else X
 
 
-def _blend(oof: np.ndarray, log_y) -> tuple[np.ndarray, float]:
-    """Non-negative weights summing to one, and an intercept, of the out-of-fold columns ``oof``."""
-    centred = oof - oof.mean(axis=0)
-    weights, _ = nnls(centred, log_y - log_y.mean())
+def _blend(oof: np.ndarray, log_y, w=None) -> tuple[np.ndarray, float]:
+    """Non-negative weights summing to one, and an intercept, of the out-of-fold columns ``oof``
+    (weighted least squares with the survey weights ``w``)."""
+    w = np.ones(len(log_y)) if w is None else w
+    root = np.sqrt(w)[:, None]
+    centred = (oof - np.average(oof, axis=0, weights=w)) * root
+    weights, _ = nnls(centred, (log_y - np.average(log_y, weights=w)) * root[:, 0])
     weights = weights / weights.sum() if weights.sum() > 0 else np.eye(oof.shape[1])[0]
-    return weights, float(np.mean(log_y - oof @ weights))
+    return weights, float(np.average(log_y - oof @ weights, weights=w))
