@@ -9,11 +9,12 @@ The default (``auto``) chooses inside each outer training fold, on that fold alo
 
     python benchmarks/real_surveys.py PATH.csv [PATH.csv ...] [--welfare consumption] [--group ea]
         [--predictors a,b,c] [--location province,district,subdistrict] [--weight COLUMN]
-        [--by COLUMN] [--repeats 5]
+        [--by COLUMN] [--sample N_GROUPS --draws 5] [--repeats 5]
 
 ``--weight`` names survey weights (Susenas' household weight times its size, say): the models are
 fitted with them and the shares and undercoverage are of the weighted population. ``--by`` splits a
-table into surveys of their own (each province, say), for surveys the models were not tuned on.
+table into surveys of their own (each province, say), for surveys the models were not tuned on;
+``--sample 100 --draws 5`` makes five small surveys of 100 random groups each (seeded).
 
 Predictors default to a ``variables.csv`` beside the table (the rows with a value in ``Order``), as
 in the Alatas et al. (2012) extract, or else to every numeric column but the welfare and group.
@@ -48,9 +49,12 @@ MODELS = {
 }
 
 
-def read_surveys(path: Path, welfare: str, group: str, predictors, location=(), weight=None, by=None):
+def read_surveys(
+    path: Path, welfare: str, group: str, predictors, location=(), weight=None, by=None, sample=None, draws=1
+):
     """(name, predictors, welfare, groups, weights or None) of the table at ``path``, or of each of
-    its parts by the column ``by``."""
+    its parts by the column ``by``; with ``sample``, of ``draws`` random draws of that many groups
+    from each (small surveys)."""
     d = pd.read_csv(path)
     if predictors is None:
         variables = path.with_name("variables.csv")
@@ -60,7 +64,18 @@ def read_surveys(path: Path, welfare: str, group: str, predictors, location=(), 
             predictors = [c for c in d.select_dtypes("number").columns if c not in (welfare, group, weight)]
     d = d[d[welfare] > 0]
     name = f"{path}" + (f" (locations: {', '.join(location)})" if location else "")
-    for label, part in [(name, d)] if by is None else ((f"{name}, {by} {v}", p) for v, p in d.groupby(by)):
+    parts = [(name, d)] if by is None else [(f"{name}, {by} {v}", p) for v, p in d.groupby(by)]
+    if sample is not None:
+        rng = np.random.default_rng(0)
+        parts = [
+            (
+                f"{label}, draw {k + 1} of {sample} {group}s",
+                p[p[group].isin(rng.choice(p[group].unique(), sample, replace=False))],
+            )
+            for label, p in parts
+            for k in range(draws)
+        ]
+    for label, part in parts:
         part = part.reset_index(drop=True)
         X, code = part[predictors].copy(), None
         for level in location:
@@ -133,13 +148,29 @@ def main():
     ap.add_argument("--location", type=lambda s: s.split(","), default=[])
     ap.add_argument("--weight", default=None)
     ap.add_argument("--by", default=None)
+    ap.add_argument("--sample", type=int, default=None, help="draw this many groups (a small survey)")
+    ap.add_argument("--draws", type=int, default=5)
     ap.add_argument("--repeats", type=int, default=5)
     args = ap.parse_args()
+    tables = []
     for path in args.paths:
         for survey in read_surveys(
-            path, args.welfare, args.group, args.predictors, args.location, args.weight, args.by
+            path,
+            args.welfare,
+            args.group,
+            args.predictors,
+            args.location,
+            args.weight,
+            args.by,
+            args.sample,
+            args.draws,
         ):
-            print(survey_table(*survey, args.repeats).to_string(index=False))
+            tables.append(survey_table(*survey, args.repeats))
+            print(tables[-1].to_string(index=False))
+    if len(tables) > 1:
+        default = pd.concat(tables).query("model == 'default (auto)'").groupby("share")["vs_ols"]
+        print(f"\ndefault vs OLS over {len(tables)} surveys:")
+        print(default.agg(mean="mean", worst="max").round(4).to_string())
 
 
 if __name__ == "__main__":
