@@ -95,6 +95,8 @@ def test_cv_metrics_are_reported_for_unseen_regencies(model):
     m = model.cv_metrics_
     assert 0.6 < m["survey_auc"] < 1 and m["survey_auc_low"] <= m["survey_auc"] <= m["survey_auc_high"]
     assert 0 < m["survey_brier"] < 0.25 and m["survey_ece"] < 0.15
+    # the OLS baseline is never calibrated: its raw probabilities are its probabilities, not the model's
+    assert m["baseline_ols_survey_raw_brier"] == m["baseline_ols_survey_brier"] != m["survey_raw_brier"]
     assert len(model.iterations_) == 3
     assert set(model.oof_.source) == {"survey", "verification"}
 

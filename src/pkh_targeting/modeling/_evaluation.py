@@ -121,9 +121,10 @@ def record_training(model, X, fam, mem, res, has, baseline, surveyed) -> None:
     """What ``model`` carries about its training: metrics (with the OLS baseline on the same survey
     rows), summary, fingerprint, feature bins, and the evidence an audit report shows."""
     oof = model.oof_
-    if baseline is not None:  # the same survey rows, scored by the OLS proxy-means test
+    if baseline is not None:  # the same survey rows, scored by the OLS proxy-means test (never calibrated)
         sr = oof["source"] == "survey"
-        base = oof[sr].assign(source="baseline_ols_survey", p_eligible=np.where(has, baseline, 0)[surveyed & has])
+        p = np.where(has, baseline, 0)[surveyed & has]
+        base = oof[sr].assign(source="baseline_ols_survey", p_eligible=p, p_raw=p)
         oof = pd.concat([oof, base], ignore_index=True)
     model.cv_metrics_ = label_metrics(oof)
     source = model.oof_["source"]
