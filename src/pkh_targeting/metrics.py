@@ -96,16 +96,13 @@ def pmt_accuracy_table(consumption, predicted, *, cutoffs=WB_CUTOFFS, weights=No
 
 
 def _lowest(values, share: float, w) -> np.ndarray:
-    """Mask of the lowest ``values`` making up ``share`` of the rows, or of the weight: a row is in
-    while the weight before it plus half its own is within the share (at least one row)."""
+    """Mask of the lowest ``values`` making up ``share`` of the weight ``w``: a row is in while the
+    weight before it plus half its own is within the share (at least one row)."""
     order = np.argsort(values, kind="stable")
-    mask = np.zeros(len(values), dtype=bool)
-    if w is None:
-        mask[order[: max(int(round(share * len(values))), 1)]] = True
-        return mask
     ws = w[order]
     inside = np.cumsum(ws) - ws / 2 <= share * ws.sum()
     inside[0] = True
+    mask = np.zeros(len(values), dtype=bool)
     mask[order[inside]] = True
     return mask
 
@@ -115,10 +112,8 @@ def undercoverage_at(log_y, predicted, share: float, weights=None) -> float:
 
     With survey ``weights`` both shares are of the weight (the population), and so is the count.
     """
-    w = None if weights is None else np.asarray(weights, dtype=np.float64)
+    w = np.ones(len(log_y)) if weights is None else np.asarray(weights, dtype=np.float64)
     poor, targeted = _lowest(log_y, share, w), _lowest(predicted, share, w)
-    if w is None:
-        return float((poor & ~targeted).sum() / poor.sum())
     return _share(w[poor & ~targeted].sum(), w[poor].sum())
 
 
