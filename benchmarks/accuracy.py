@@ -4,7 +4,9 @@ Ranks beneficiaries (inclusion errors) and non-beneficiaries (exclusion errors) 
 precision at the top 5/10/20%: random order, the OLS proxy-means test, a LightGBM trained on verified
 outcomes alone, TargetingModel, and TargetingModel with the records of other registries (each
 registry's own, linked by the model's linker), with community reports, and with both. ``incl_c``
-ranks only the beneficiaries with a PKH component (those without are inclusion errors by rule). Also
+ranks only the beneficiaries with a PKH component (those without are inclusion errors by rule).
+``p-share`` is TargetingModel's mean probability of eligibility less the share truly eligible, among
+beneficiaries and non-beneficiaries: the calibration by status on a registry it has not seen. Also
 compares WelfareModel kinds out of sample.
 
     python benchmarks/accuracy.py [N_FAMILIES [N_PAIRS]]      (default 100000 families, 3 pairs)
@@ -47,7 +49,7 @@ def compare(n: int, same_country: bool, seeds: tuple[int, int], regions_seed: in
     truth = test.truth.set_index("family_id").loc[t_fam.family_id]
     has_test = apply_rules(t_fam, t_mem)["has_component"].to_numpy()
     receives = t_fam.receives_pkh.to_numpy(bool)
-    scores, timings = {}, {}
+    scores, timings, probabilities = {}, {}, {}
     rng = np.random.default_rng(0)
     scores["random order"] = rng.random(len(t_fam))
 
@@ -87,6 +89,7 @@ def compare(n: int, same_country: bool, seeds: tuple[int, int], regions_seed: in
         s = model.score(t_fam, t_mem, reference_date=REF, reasons="none", **score_kw)
         timings[name] = time.perf_counter() - t0
         scores[name] = rule_scores(s.p_eligible.to_numpy(), t_fam, has_test)
+        probabilities[name] = s.p_eligible.to_numpy()
 
     rows = []
     for name, score in scores.items():
@@ -101,6 +104,10 @@ def compare(n: int, same_country: bool, seeds: tuple[int, int], regions_seed: in
             for r in tab.itertuples():
                 row[f"{kind}@{int(r.top_share * 100)}%"] = round(r.precision, 3)
             row[f"{kind} AUC"] = round(tab.auc.iloc[0], 3)
+        eligible = truth["eligible"].to_numpy(bool)
+        for kind, mask in (("incl", receives), ("excl", ~receives)):  # probabilities against the truth, by status
+            p = probabilities.get(name)
+            row[f"{kind} p-share"] = np.nan if p is None else round(p[mask].mean() - eligible[mask].mean(), 3)
         rows.append(row)
     log_c = np.log(truth.consumption_per_capita.to_numpy() / truth.poverty_line.to_numpy())
     return pd.DataFrame(rows).set_index("method"), {"welfare": welfare, "log_c": log_c, "timings": timings}
@@ -113,7 +120,8 @@ def main(n: int, same_country: bool, pairs) -> None:
         tables.append(table)
     where = "the same regions (a later registry round)" if same_country else "different regions (an unseen country)"
     print(f"\n{len(pairs)} train/test pair(s) of {n:,} families each, {where}.")
-    print("Mean precision of the top share of beneficiaries (incl) and non-beneficiaries (excl) ranked, and AUC:")
+    print("Mean precision of the top share of beneficiaries (incl) and non-beneficiaries (excl) ranked, and AUC;")
+    print("p-share: mean probability of eligibility less the share truly eligible, of each (calibration by status):")
     print((sum(tables) / len(tables)).round(3).to_string())
     if len(tables) > 1:
         wins = sum((t.loc["TargetingModel"] > t.drop(index="TargetingModel")).astype(int) for t in tables)
