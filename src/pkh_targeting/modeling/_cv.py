@@ -30,15 +30,17 @@ def _train(X, y, w, init, params, rounds, valid=None, stopping=None):
 
 
 def grouped_lgbm_classifier(
-    X, y, w, groups, params: dict, *, n_splits: int, seed: int, n_jobs: int | None, init_score=None
+    X, y, w, groups, params: dict, *, n_splits: int, seed: int, n_jobs: int | None, init_score=None, offset=None
 ):
     """Out-of-fold probabilities (folds by group, early stopping on held-out groups inside each
     training fold) and a final booster trained on all rows with the mean number of trees found.
 
     ``init_score`` (log-odds) is a prior the trees boost from: its out-of-fold probabilities
     include it, and so must predictions of the final booster (``raw_score=True`` plus the prior).
+    ``offset`` (log-odds) is added to the prior in training only: how the labelled rows were selected.
     """
-    init = np.zeros(len(y)) if init_score is None else np.asarray(init_score, dtype=np.float64)
+    prior = np.zeros(len(y)) if init_score is None else np.asarray(init_score, dtype=np.float64)
+    init = prior if offset is None else prior + offset
     y = np.asarray(y, dtype=np.int64)
     w = np.asarray(w, dtype=np.float64)
     groups = np.asarray(groups)
@@ -62,6 +64,6 @@ def grouped_lgbm_classifier(
             stopping=stopping,
         )
         iterations.append(max(booster.best_iteration, 1))
-        oof[test] = expit(booster.predict(X.iloc[test], num_iteration=iterations[-1], raw_score=True) + init[test])
+        oof[test] = expit(booster.predict(X.iloc[test], num_iteration=iterations[-1], raw_score=True) + prior[test])
     final = _train(X, y, w, init, native, int(round(np.mean(iterations))))
     return oof, final, iterations

@@ -136,6 +136,7 @@ def record_training(model, X, fam, mem, res, has, baseline, surveyed) -> None:
         "verification_rows": int((source == "verification").sum()),
         "trees": int(model.classifier_.num_trees()),
         "cv_iterations": [int(i) for i in model.iterations_],
+        "selection_shift": model.selection_shift_,
         "welfare_model": model.welfare_.selection_[None]["kind"] if model.welfare_ is not None else "none",
         "calibration": model.calibrator_["method"],
     }

@@ -1,10 +1,10 @@
 """The prior the classifier boosts from: welfare estimated from surveyed consumption, and the
-inverse-probability weights that correct for who gets verified."""
+corrections for who gets verified: inverse-probability weights and the shift of their labels."""
 
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import logit
+from scipy.special import expit, logit
 from scipy.stats import norm
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
@@ -70,3 +70,32 @@ def selection_weights(X, verified, has, clip: float) -> np.ndarray:
     cap = np.quantile(w[verified & has], clip)
     w = np.minimum(w, cap)
     return w / w[verified & has].mean()
+
+
+def selection_shift(y, prior, w, beneficiary, sample) -> tuple[np.ndarray, dict]:
+    """How much more often the labelled families outside the random ``sample`` are eligible than
+    sampled families of the same status and ``prior`` log-odds (None: 0): verified families are
+    selected partly on their eligibility (complaints come more from the eligible, objections name
+    the ineligible), which weights on the features cannot correct.
+
+    A logistic regression with the prior as offset, an intercept per status and a shift per status
+    for the rows outside the sample (a status without rows of both kinds gets none). Returns each
+    row's shift (0 in the sample), the trees' offset in training, and the shift by status.
+    """
+    y, w, sample = np.asarray(y, np.float64), np.asarray(w, np.float64), np.asarray(sample, bool)
+    status = np.nan_to_num(np.asarray(beneficiary, dtype=np.float64)) > 0
+    prior = np.zeros(len(y)) if prior is None else np.asarray(prior, np.float64)
+    levels = [v for v in (False, True) if (sample & (status == v)).any() and (~sample & (status == v)).any()]
+    if not levels:
+        return np.zeros(len(y)), {}
+    Z = np.column_stack([status == v for v in levels] + [(status == v) & ~sample for v in levels]).astype(float)
+    beta = np.zeros(Z.shape[1])
+    for _ in range(50):  # Newton's method, with a unit ridge: finite where a status is all of one label
+        q = expit(prior + Z @ beta)
+        step = np.linalg.solve((Z * (w * q * (1 - q))[:, None]).T @ Z + np.eye(len(beta)), Z.T @ (w * (y - q)) - beta)
+        beta += step
+        if np.abs(step).max() < 1e-10:
+            break
+    shift = dict(zip(levels, beta[len(levels) :]))
+    offset = np.where(sample, 0.0, [shift.get(v, 0.0) for v in status])
+    return offset, {("beneficiaries" if v else "others"): float(b) for v, b in shift.items()}

@@ -31,7 +31,7 @@ from ._evaluation import (
     welfare_threshold,
 )
 from ._linked import LinkedEvidence, RegistryEvidence, components, fit_report_reliability, fit_reports, score_reports
-from ._prior import fit_welfare, prior_log_odds, selection_weights
+from ._prior import fit_welfare, prior_log_odds, selection_shift, selection_weights
 from ._reach import REASONS_SHARE
 from ._scored import ScoreResult, scores_frame
 
@@ -42,7 +42,7 @@ STATUS_FEATURES = {
 PSI_WARNING = 0.25
 MIN_TRAINING_ROWS = 100
 MIN_SURVEY_ROWS = 50  # fewer surveyed families give no welfare model
-MIN_CALIBRATION_ROWS = 100  # fewer survey rows calibrate on all labelled rows
+MIN_CALIBRATION_ROWS = 100  # fewer survey rows calibrate on all labelled rows and shift none
 
 
 class TargetingModel:
@@ -61,7 +61,9 @@ class TargetingModel:
     * **verification** rows (``verified_eligible``): many more, but not a random sample: offices
       verify beneficiaries and complaints more. Each verified family is weighted by the inverse of
       its estimated probability of being verified (a logistic selection model on beneficiary status
-      and the features of all families), with weights clipped at a high quantile.
+      and the features of all families), with weights clipped at a high quantile; and as verified
+      families are also selected on eligibility (complaints, objections), the trees learn from their
+      labels with a log-odds shift per status, estimated beside the survey rows (`selection_shift`).
 
     A welfare model (`WelfareModel`) fitted on the survey rows adds its estimate as a feature
     (out of fold for the survey rows themselves). A LightGBM classifier is trained on both sources
@@ -169,16 +171,14 @@ class TargetingModel:
         params = self.config.lightgbm.model_dump()
         if self.config.monotone_welfare and "welfare_gap" in X:
             params["monotone_constraints"] = [-1 if c == "welfare_gap" else 0 for c in X.columns]
+        y, w = train["label"].to_numpy(), train["weight"].to_numpy()
+        prior, survey = self._prior(Xt), (train["source"] == "survey").to_numpy()
+        offset, self.selection_shift_ = None, {}
+        if survey.sum() >= MIN_CALIBRATION_ROWS:
+            offset, self.selection_shift_ = selection_shift(y, prior, w, Xt["receives_pkh"], survey)
+        cv = {"n_splits": self.config.cv.n_splits, "seed": self.config.seed, "n_jobs": self.config.n_jobs}
         oof, self.classifier_, self.iterations_ = grouped_lgbm_classifier(
-            Xt,
-            train["label"].to_numpy(),
-            train["weight"].to_numpy(),
-            groups[rows],
-            params,
-            n_splits=self.config.cv.n_splits,
-            seed=self.config.seed,
-            n_jobs=self.config.n_jobs,
-            init_score=self._prior(Xt),
+            Xt, y, w, groups[rows], params, init_score=prior, offset=offset, **cv
         )
         return oof
 
