@@ -1,4 +1,5 @@
 import os
+import pickle
 import signal
 import subprocess
 import sys
@@ -94,6 +95,18 @@ def _alive(pid: int) -> bool:
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_a_worker_whose_scoring_process_died_before_it_started_exits(tmp_path):
+    """A worker whose scoring process was killed before the worker's initializer ran (the worker is
+    then another process's child already) exits too, rather than wait for a parent it never had."""
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    (tmp_path / "model.pickle").write_bytes(pickle.dumps(None))
+    start = f"_start_worker({str(tmp_path / 'model.pickle')!r}, {gone.pid})"
+    code = f"import time; from pkh_targeting.scoring._local import _start_worker; {start}; time.sleep(120)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1 and not done.stderr, done.stderr
+
+
 def test_killed_score_leaves_no_partial_output_and_rerun_completes(fitted_model, tmp_path):
     from pkh_targeting import generate_registry
 

@@ -151,15 +151,16 @@ def batch_options(options: dict) -> dict:
 _WORKER: dict = {}
 
 
-def _start_worker(model_file: str) -> None:
+def _start_worker(model_file: str, parent: int) -> None:
     """Worker initializer: one thread (LightGBM, BLAS), the model kept (read from its pickle), and exit
-    as soon as the scoring process is gone rather than work on for nobody."""
+    as soon as the scoring process ``parent`` is gone rather than work on for nobody (also when it was
+    gone before this worker started: its parent is then another process)."""
     threadpool_limits(1)
     # loky restarts a worker whose memory grew by 300 MB since its first task, as it does with every chunk
     # of families (freed after each): the restart would cost more than the chunk
     process_executor._USE_PSUTIL = False
     _WORKER["model"] = pickle.loads(Path(model_file).read_bytes())
-    threading.Thread(target=_exit_with, args=(os.getppid(),), daemon=True).start()
+    threading.Thread(target=_exit_with, args=(parent,), daemon=True).start()
 
 
 def _exit_with(parent: int) -> None:
@@ -198,7 +199,9 @@ class _Workers:
             self.model_file.write(pickle.dumps(self.model))
             self.model_file.flush()
             # loky's workers start without running the caller's script again (safe without a __main__ guard)
-            self.pool = ProcessPoolExecutor(self.n_jobs, initializer=_start_worker, initargs=(self.model_file.name,))
+            self.pool = ProcessPoolExecutor(
+                self.n_jobs, initializer=_start_worker, initargs=(self.model_file.name, os.getpid())
+            )
             self.pool.submit(int)  # the workers start (imports, model) while this process splits the batch
         return self
 
