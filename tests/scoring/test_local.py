@@ -94,7 +94,6 @@ def _alive(pid: int) -> bool:
         return False
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_a_worker_whose_scoring_process_died_before_it_started_exits(tmp_path):
     """A worker whose scoring process was killed before the worker's initializer ran (the worker is
     then another process's child already) exits too, rather than wait for a parent it never had."""
@@ -107,6 +106,7 @@ def test_a_worker_whose_scoring_process_died_before_it_started_exits(tmp_path):
     assert done.returncode == 1 and not done.stderr, done.stderr
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_killed_score_leaves_no_partial_output_and_rerun_completes(fitted_model, tmp_path):
     from pkh_targeting import generate_registry
 
