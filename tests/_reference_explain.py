@@ -28,7 +28,7 @@ def _welfare_contributions(m, X):
         return contrib, base
     if "ols" in m:
         d = m["design"]
-        Z = (d.transform(X) - np.asarray(d.means)) * m["ols"].coef_
+        Z = (d.transform(X).toarray() - np.asarray(d.means)) * m["ols"].coef_
         fold = (np.asarray(d.sources())[:, None] == np.asarray(X.columns)[None, :]).astype(np.float64)
         base = np.full(len(X), float(m["ols"].intercept_ + np.dot(m["ols"].coef_, d.means)))
         return pd.DataFrame(Z @ fold, index=X.index, columns=X.columns), base

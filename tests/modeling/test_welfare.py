@@ -4,6 +4,7 @@ import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from pkh_targeting.modeling import WelfareModel
+from pkh_targeting.modeling._design import DENSE_CELLS
 from pkh_targeting.modeling._welfare_state import welfare_from_state, welfare_state
 
 
@@ -50,6 +51,31 @@ def test_kinds_fit_predict_and_round_trip_through_json(kind, survey):
     np.testing.assert_allclose(back.predict(X), m.predict(X), rtol=1e-9)
     assert back.selection_ == m.selection_ and set(m.selection_) == {False, True}
     assert m.score(X, y) > 0.4
+
+
+def test_ols_with_village_codes_is_least_squares_on_a_sparse_design():
+    """Village codes of a national survey make a design too big to be dense: above the limit it is
+    solved sparse, and must still be the least-squares solution (nested codes: collinear columns)."""
+    rng = np.random.default_rng(1)
+    n, villages = 24_000, 1_200
+    village = rng.integers(0, villages, n)
+    X = pd.DataFrame(
+        {
+            "rooms": rng.integers(1, 7, n).astype(float),
+            "floor_m2": rng.gamma(4, 12, n),
+            "district": (village // 40).astype(str),
+            "village": village.astype(str),
+        }
+    )
+    log_y = 13 + 0.15 * X.rooms + 0.004 * X.floor_m2 + rng.normal(0, 0.3, villages)[village] + rng.normal(0, 0.3, n)
+    m = WelfareModel("ols").fit(X, np.exp(log_y))
+    Z = m.models_[None]["design"].transform(X)
+    assert Z.shape[0] * Z.shape[1] > DENSE_CELLS
+    Z = np.column_stack([np.ones(n), Z.toarray()])
+    np.testing.assert_allclose(m.predict_log(X), Z @ np.linalg.lstsq(Z, log_y, rcond=None)[0], atol=1e-8)
+    contrib, base = m.contributions(X)
+    np.testing.assert_allclose(contrib.sum(axis=1) + base, m.predict_log(X), atol=1e-9)
+    assert contrib["village"].std() > contrib["rooms"].std() > 0
 
 
 def test_stacking_weights_are_a_convex_blend(survey):

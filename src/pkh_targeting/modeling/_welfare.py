@@ -7,7 +7,6 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import nnls
 from sklearn.base import BaseEstimator, RegressorMixin
-from sklearn.linear_model import LinearRegression
 from sklearn.metrics import r2_score
 from sklearn.model_selection import GroupKFold, KFold
 from sklearn.utils.validation import (
@@ -22,6 +21,7 @@ from sklearn.utils.validation import (
 from ..metrics import targeting_loss
 from ..treeshap import contributions as tree_contributions
 from ..treeshap import raw_scores
+from ._design import Design, least_squares
 from ._lightgbm import lgbm_params
 
 KINDS = ("auto", "stacked", "lightgbm", "ols")
@@ -38,52 +38,6 @@ DEFAULT_LGBM = {
     "reg_lambda": 10.0,
 }
 MIN_ROWS_FOR_TREES = 500  # below this, "auto" is OLS without trying trees
-
-
-class _Design:
-    """Numeric design matrix for OLS: median imputation and one-hot categories, learned in fit."""
-
-    def __init__(self, categorical):
-        self.categorical = list(categorical)
-
-    def fit(self, X: pd.DataFrame):
-        self.numeric = [c for c in X.columns if c not in self.categorical]
-        self.medians = X[self.numeric].median().fillna(0.0).to_dict()
-        self.levels = {c: sorted(X[c].dropna().unique().tolist())[1:] for c in self.categorical}  # first level dropped
-        self.means = self.transform(X).mean(axis=0).tolist()
-        return self
-
-    def sources(self) -> list[str]:
-        """The input column behind each design column."""
-        return self.numeric + [c for c, levels in self.levels.items() for _ in levels]
-
-    def transform(self, X: pd.DataFrame) -> np.ndarray:
-        out = np.empty((len(X), len(self.numeric) + sum(map(len, self.levels.values()))), order="F")
-        for j, c in enumerate(self.numeric):
-            out[:, j] = X[c].to_numpy(dtype="float64", na_value=np.nan)
-            np.copyto(out[:, j], self.medians[c], where=np.isnan(out[:, j]))
-        j = len(self.numeric)
-        for c, levels in self.levels.items():
-            numeric = pd.api.types.is_numeric_dtype(X[c]) and all(isinstance(v, (int, float)) for v in levels)
-            values = X[c].to_numpy(dtype="float64", na_value=np.nan) if numeric else X[c].to_numpy()
-            out[:, j : j + len(levels)] = values[:, None] == np.asarray(levels, dtype="float64" if numeric else object)
-            j += len(levels)
-        return out
-
-    def state(self) -> dict:
-        return {
-            "categorical": self.categorical,
-            "numeric": self.numeric,
-            "medians": self.medians,
-            "levels": self.levels,
-            "means": self.means,
-        }
-
-    @classmethod
-    def from_state(cls, s: dict) -> _Design:
-        d = cls(s["categorical"])
-        d.numeric, d.medians, d.levels, d.means = s["numeric"], s["medians"], s["levels"], s["means"]
-        return d
 
 
 class WelfareModel(RegressorMixin, BaseEstimator):
@@ -105,7 +59,8 @@ class WelfareModel(RegressorMixin, BaseEstimator):
     Works on any survey table: numeric columns are used as they are (missing values imputed by the
     training median for OLS); ``categorical_features`` and text columns are one-hot encoded for OLS
     and categories for the trees. Area codes given as text (in full where they nest) are the
-    location effects of a proxy-means formula.
+    location effects of a proxy-means formula; their one-hot design is sparse, so thousands of
+    village codes fit.
     Predictions are retransformed with Duan's smearing factor so that mean levels are unbiased.
 
     Parameters
@@ -217,9 +172,8 @@ class WelfareModel(RegressorMixin, BaseEstimator):
         if kind == "stacked":
             return self._fit_stacked(X, log_y, w, groups)
         if kind == "ols":
-            design = _Design(cats).fit(X)
-            ols = LinearRegression().fit(design.transform(X), log_y, sample_weight=w)
-            return {"design": design, "ols": ols}
+            design = Design(cats).fit(X)
+            return {"design": design, "ols": least_squares(design.transform(X), log_y, w)}
         Xl = _as_lgbm(X, cats)
         model = lgb.LGBMRegressor(
             **lgbm_params(
@@ -306,7 +260,8 @@ class WelfareModel(RegressorMixin, BaseEstimator):
                 + m["intercept"]
             )
         if "ols" in m:
-            return m["ols"].predict(m["design"].transform(X))
+            d, coef = m["design"], m["ols"].coef_
+            return d.predict(X, coef) + (m["ols"].intercept_ + np.dot(coef, d.means))
         return raw_scores(m["lgbm"].booster_, _as_lgbm(X, list(m["categories"]), m["categories"]))
 
     @staticmethod
@@ -320,15 +275,8 @@ class WelfareModel(RegressorMixin, BaseEstimator):
                 contrib = c if contrib is None else np.add(contrib, c, out=contrib)
             return contrib, sum(wt * b for wt, (_, b) in zip(m["weights"], parts)) + m["intercept"]
         if "ols" in m:
-            d = m["design"]
-            Z = d.transform(X)
-            Z -= np.asarray(d.means)
-            Z *= m["ols"].coef_
-            contrib = np.zeros(X.shape, order="F")
-            for j, k in enumerate(X.columns.get_indexer(d.sources())):  # one-hot levels back to their column
-                contrib[:, k] += Z[:, j]
-            base = np.full(len(X), float(m["ols"].intercept_ + np.dot(m["ols"].coef_, d.means)))
-            return contrib, base
+            d, coef = m["design"], m["ols"].coef_
+            return d.terms(X, coef), np.full(len(X), float(m["ols"].intercept_ + np.dot(coef, d.means)))
         C = tree_contributions(m["lgbm"].booster_, _as_lgbm(X, list(m["categories"]), m["categories"]))
         return C[:, :-1], C[:, -1]
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import lightgbm as lgb
 import numpy as np
 
-from ._welfare import WelfareModel, _Design
+from ._design import Design
+from ._welfare import WelfareModel
 
 
 def welfare_state(model: WelfareModel) -> dict:
@@ -40,7 +41,7 @@ def _part_from_state(raw: dict) -> dict:
             "intercept": raw["intercept"],
         }
     if "coef" in raw:
-        return {"design": _Design.from_state(raw["design"]), "ols": _OLS(raw["coef"], raw["intercept"])}
+        return {"design": Design.from_state(raw["design"]), "ols": _OLS(raw["coef"], raw["intercept"])}
     return {"lgbm": _Booster(raw["booster"]), "categories": raw["categories"]}
 
 
@@ -58,9 +59,6 @@ class _Booster:
 class _OLS:
     def __init__(self, coef, intercept):
         self.coef_, self.intercept_ = np.asarray(coef), intercept
-
-    def predict(self, Z):
-        return Z @ self.coef_ + self.intercept_
 
 
 def welfare_from_state(state: dict) -> WelfareModel:
