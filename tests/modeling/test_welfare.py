@@ -93,6 +93,24 @@ def test_bad_targets_and_kinds_are_refused(survey):
         WelfareModel("forest").fit(X, y)
     with pytest.raises(ValueError, match="split_by column 'area'"):
         WelfareModel("ols", split_by="area").fit(X, y)
+    ratio = X.rooms.where(X.index != 7, np.inf)  # a ratio divided by zero
+    with pytest.raises(ValueError, match="column 'rooms' is infinite at row 7"):
+        WelfareModel("ols").fit(X.assign(rooms=ratio), y)
+    fitted = WelfareModel("ols").fit(X, y)
+    with pytest.raises(ValueError, match="column 'rooms' is infinite at row 7"):
+        fitted.predict(X.assign(rooms=ratio))
+    with pytest.raises(ValueError, match="column 'built' holds dates"):
+        WelfareModel("auto").fit(X.assign(built=pd.Timestamp("2020-01-01")), y)
+
+
+def test_codes_of_several_types_are_categories_as_text_would_be(survey):
+    """A spreadsheet column of codes read as 1, 2 and "3b": one category each, as if all were text."""
+    X, y = survey
+    codes = pd.Series([[1, 2, "3b"][i % 3] for i in range(len(X))], index=X.index, dtype=object)
+    for kind in ("ols", "lightgbm"):
+        mixed = WelfareModel(kind).fit(X.assign(code=codes), y)
+        text = WelfareModel(kind).fit(X.assign(code=codes.astype(str)), y)
+        np.testing.assert_allclose(mixed.predict(X.assign(code=codes)), text.predict(X.assign(code=codes.astype(str))))
 
 
 def test_a_folds_trees_predicted_once_by_lightgbm_equal_the_models_own_predictions(survey):

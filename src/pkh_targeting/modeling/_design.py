@@ -20,7 +20,7 @@ class Design:
     def fit(self, X: pd.DataFrame):
         self.numeric = [c for c in X.columns if c not in self.categorical]
         self.medians = X[self.numeric].median().fillna(0.0).to_dict()
-        self.levels = {c: sorted(X[c].dropna().unique().tolist())[1:] for c in self.categorical}  # first level dropped
+        self.levels = {c: _sorted(X[c].dropna().unique().tolist())[1:] for c in self.categorical}  # first dropped
         self.means = np.asarray(self.transform(X).mean(axis=0)).ravel()
         return self
 
@@ -90,6 +90,13 @@ class Design:
         d = cls(s["categorical"])
         d.numeric, d.medians, d.levels, d.means = s["numeric"], s["medians"], s["levels"], np.asarray(s["means"])
         return d
+
+
+def _sorted(levels: list) -> list:
+    try:
+        return sorted(levels)
+    except TypeError:  # codes of several types (1 and "01" from a spreadsheet): by type, then value
+        return sorted(levels, key=lambda v: (type(v).__name__, v))
 
 
 def least_squares(Z: sp.csr_matrix, log_y, w) -> LinearRegression:

@@ -133,6 +133,8 @@ class WelfareModel(RegressorMixin, BaseEstimator):
             validate_data(self, X, reset=reset, skip_check_array=True)
             if X.shape[1] == 0:
                 raise ValueError(f"0 feature(s) (shape={X.shape}) while a minimum of 1 is required.")
+            for c in X.columns:
+                _check_column(X[c])
             return X
         arr = validate_data(self, X, reset=reset, dtype=None, ensure_all_finite="allow-nan")
         return pd.DataFrame(arr, columns=[f"x{i}" for i in range(arr.shape[1])])
@@ -322,6 +324,19 @@ class WelfareModel(RegressorMixin, BaseEstimator):
         """R² of log consumption (``log=True``: ``y`` is already in logs)."""
         y = np.asarray(y, dtype=np.float64)
         return r2_score(y if log else np.log(y), self.predict_log(X), sample_weight=sample_weight)
+
+
+def _check_column(col: pd.Series) -> None:
+    """Dates and infinite numbers are refused with the column and row; missing values are fine."""
+    if pd.api.types.is_datetime64_any_dtype(col) or pd.api.types.is_timedelta64_dtype(col):
+        raise ValueError(f"column {col.name!r} holds dates ({col.dtype}): give numbers (a year, days since) or codes.")
+    if pd.api.types.is_float_dtype(col):
+        inf = np.isinf(col.to_numpy(dtype="float64", na_value=np.nan))
+        if inf.any():
+            raise ValueError(
+                f"column {col.name!r} is infinite at row {col.index[inf.argmax()]!r} ({inf.sum()} rows): "
+                "a ratio divided by zero? Leave the value missing instead."
+            )
 
 
 def _as_lgbm(X: pd.DataFrame, cats: list, categories: dict | None = None) -> pd.DataFrame:
