@@ -53,9 +53,11 @@ def test_kinds_fit_predict_and_round_trip_through_json(kind, survey):
     assert m.score(X, y) > 0.4
 
 
-def test_ols_with_village_codes_is_least_squares_on_a_sparse_design():
+@pytest.mark.parametrize("weighted", [False, True])
+def test_ols_with_village_codes_is_least_squares_on_a_sparse_design(weighted):
     """Village codes of a national survey make a design too big to be dense: above the limit it is
-    solved sparse, and must still be the least-squares solution (nested codes: collinear columns)."""
+    solved sparse, and must still be the (weighted) least-squares solution (nested codes: collinear
+    columns)."""
     rng = np.random.default_rng(1)
     n, villages = 24_000, 1_200
     village = rng.integers(0, villages, n)
@@ -68,11 +70,13 @@ def test_ols_with_village_codes_is_least_squares_on_a_sparse_design():
         }
     )
     log_y = 13 + 0.15 * X.rooms + 0.004 * X.floor_m2 + rng.normal(0, 0.3, villages)[village] + rng.normal(0, 0.3, n)
-    m = WelfareModel("ols").fit(X, np.exp(log_y))
+    w = rng.gamma(2, 50, n) if weighted else np.ones(n)
+    m = WelfareModel("ols").fit(X, np.exp(log_y), sample_weight=w if weighted else None)
     Z = m.models_[None]["design"].transform(X)
     assert Z.shape[0] * Z.shape[1] > DENSE_CELLS
-    Z = np.column_stack([np.ones(n), Z.toarray()])
-    np.testing.assert_allclose(m.predict_log(X), Z @ np.linalg.lstsq(Z, log_y, rcond=None)[0], atol=1e-8)
+    Z, root = np.column_stack([np.ones(n), Z.toarray()]), np.sqrt(w)
+    beta = np.linalg.lstsq(Z * root[:, None], log_y * root, rcond=None)[0]
+    np.testing.assert_allclose(m.predict_log(X), Z @ beta, atol=1e-8)
     contrib, base = m.contributions(X)
     np.testing.assert_allclose(contrib.sum(axis=1) + base, m.predict_log(X), atol=1e-9)
     assert contrib["village"].std() > contrib["rooms"].std() > 0
