@@ -53,20 +53,24 @@ class Design:
             blocks.append(sp.csr_matrix((np.ones(len(rows)), (rows, codes[rows])), (len(X), len(levels))))
         return sp.hstack(blocks, format="csr")
 
-    def terms(self, X: pd.DataFrame, coef) -> np.ndarray:
-        """``coef · (design - training means)`` of each input column (rows x columns of ``X``,
-        column-major): one-hot levels by lookup, never a design matrix."""
+    def terms(self, X: pd.DataFrame, ols) -> tuple[np.ndarray, np.ndarray]:
+        """The fitted ``ols``'s ``coef · (design - training means)`` of each input column (rows x
+        columns of ``X``, column-major), and the base: one-hot levels by lookup, no design matrix."""
+        coef, k = ols.coef_, len(self.numeric)
         out = np.zeros(X.shape, order="F")
-        k = len(self.numeric)
         out[:, X.columns.get_indexer(self.numeric)] = (self._numeric(X) - self.means[:k]) * coef[:k]
         for c, term in self._level_terms(X, coef):
             out[:, X.columns.get_loc(c)] = term
-        return out
+        return out, np.full(len(X), self._base(ols))
 
-    def predict(self, X: pd.DataFrame, coef) -> np.ndarray:
-        """The `terms` summed, without the table."""
-        k = len(self.numeric)
-        return (self._numeric(X) - self.means[:k]) @ coef[:k] + sum((t for _, t in self._level_terms(X, coef)), 0.0)
+    def predict(self, X: pd.DataFrame, ols) -> np.ndarray:
+        """The fitted ``ols``'s predictions: the `terms` summed, without the table."""
+        coef, k = ols.coef_, len(self.numeric)
+        terms = (self._numeric(X) - self.means[:k]) @ coef[:k] + sum((t for _, t in self._level_terms(X, coef)), 0.0)
+        return terms + self._base(ols)
+
+    def _base(self, ols) -> float:
+        return float(ols.intercept_ + np.dot(ols.coef_, self.means))
 
     def _level_terms(self, X: pd.DataFrame, coef):
         """(column, term) of each categorical column: its level's coefficient less the mean one."""

@@ -262,8 +262,7 @@ class WelfareModel(RegressorMixin, BaseEstimator):
                 + m["intercept"]
             )
         if "ols" in m:
-            d, coef = m["design"], m["ols"].coef_
-            return d.predict(X, coef) + (m["ols"].intercept_ + np.dot(coef, d.means))
+            return m["design"].predict(X, m["ols"])
         return raw_scores(m["lgbm"].booster_, _as_lgbm(X, list(m["categories"]), m["categories"]))
 
     @staticmethod
@@ -277,8 +276,7 @@ class WelfareModel(RegressorMixin, BaseEstimator):
                 contrib = c if contrib is None else np.add(contrib, c, out=contrib)
             return contrib, sum(wt * b for wt, (_, b) in zip(m["weights"], parts)) + m["intercept"]
         if "ols" in m:
-            d, coef = m["design"], m["ols"].coef_
-            return d.terms(X, coef), np.full(len(X), float(m["ols"].intercept_ + np.dot(coef, d.means)))
+            return m["design"].terms(X, m["ols"])
         C = tree_contributions(m["lgbm"].booster_, _as_lgbm(X, list(m["categories"]), m["categories"]))
         return C[:, :-1], C[:, -1]
 
