@@ -9,7 +9,7 @@ The default (``auto``) chooses inside each outer training fold, on that fold alo
 
     python benchmarks/real_surveys.py PATH.csv [PATH.csv ...] [--welfare consumption] [--group ea]
         [--predictors a,b,c] [--location province,district,subdistrict] [--weight COLUMN]
-        [--by COLUMN] [--sample N_GROUPS --draws 5] [--repeats 5] [--seed 0]
+        [--by COLUMN] [--sample N_GROUPS --draws 5] [--repeats 5] [--seed 0] [--models lightgbm,default]
 
 ``--weight`` names survey weights (Susenas' household weight times its size, say): the models are
 fitted with them and the shares and undercoverage are of the weighted population. ``--by`` splits a
@@ -41,7 +41,7 @@ from pkh_targeting.metrics import bootstrap_ci, undercoverage_at
 from pkh_targeting.modeling import WelfareModel
 
 SHARES = (0.2, 0.3, 0.4)
-MODELS = {"ols": "ols", "lightgbm": "lightgbm", "stacked": "stacked", "default (auto)": "auto"}
+MODELS = {"ols": "ols", "lightgbm": "lightgbm", "kernel": "kernel", "stacked": "stacked", "default": "auto"}
 
 
 def read_surveys(
@@ -96,13 +96,13 @@ def mean_undercoverage(log_y, predictions, share, weights):
     )
 
 
-def survey_table(title: str, X, y, groups, weights, repeats: int, seed: int = 0) -> pd.DataFrame:
+def survey_table(title: str, X, y, groups, weights, repeats: int, seed: int = 0, models=tuple(MODELS)) -> pd.DataFrame:
     log_y = np.log(y)
     w = np.ones(len(y)) if weights is None else weights
     print(f"\n{title}: {len(y):,} households, {len(np.unique(groups)):,} groups, {X.shape[1]} predictors")
     preds = {}
-    for name, kind in MODELS.items():
-        model, t0 = WelfareModel(kind, random_state=seed), time.perf_counter()
+    for name in ["ols"] + [m for m in models if m != "ols"]:
+        model, t0 = WelfareModel(MODELS[name], random_state=seed), time.perf_counter()
         runs = [out_of_fold(model, X, y, groups, seed, weights) for seed in range(repeats)]
         preds[name] = np.column_stack([p for p, _ in runs])
         kinds = pd.Series([k for _, c in runs for k in c]).value_counts().to_dict()
@@ -147,6 +147,7 @@ def main():
     ap.add_argument("--draws", type=int, default=5)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--seed", type=int, default=0, help="the models' random_state (the folds stay)")
+    ap.add_argument("--models", type=lambda s: s.split(","), default=list(MODELS), help="OLS and these")
     args = ap.parse_args()
     tables = []
     for path in args.paths:
@@ -161,10 +162,10 @@ def main():
             args.sample,
             args.draws,
         ):
-            tables.append(survey_table(*survey, args.repeats, args.seed))
+            tables.append(survey_table(*survey, args.repeats, args.seed, args.models))
             print(tables[-1].to_string(index=False))
     if len(tables) > 1:
-        default = pd.concat(tables).query("model == 'default (auto)'").groupby("share")["vs_ols"]
+        default = pd.concat(tables).query("model == 'default'").groupby("share")["vs_ols"]
         print(f"\ndefault vs OLS over {len(tables)} surveys:")
         print(default.agg(mean="mean", worst="max").round(4).to_string())
 

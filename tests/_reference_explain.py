@@ -32,6 +32,9 @@ def _welfare_contributions(m, X):
         fold = (np.asarray(d.sources())[:, None] == np.asarray(X.columns)[None, :]).astype(np.float64)
         base = np.full(len(X), float(m["ols"].intercept_ + np.dot(m["ols"].coef_, d.means)))
         return pd.DataFrame(Z @ fold, index=X.index, columns=X.columns), base
+    if "kernel" in m:  # integrated gradients: checked against a numerical integral in test_kernel
+        contrib, base = m["kernel"].contributions(X)
+        return pd.DataFrame(contrib, index=X.index, columns=X.columns), base
     booster = m["lgbm"].booster_
     C = booster.predict(_as_lgbm(X, list(m["categories"]), m["categories"]), pred_contrib=True)
     return pd.DataFrame(C[:, :-1], index=X.index, columns=X.columns), C[:, -1]

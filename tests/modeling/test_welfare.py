@@ -43,7 +43,7 @@ def test_ols_recovers_the_pmt_coefficients(survey):
     assert m.smearing_ > 1 and np.median(m.predict(X)) == pytest.approx(np.median(y), rel=0.1)
 
 
-@pytest.mark.parametrize("kind", ["ols", "lightgbm", "stacked", "auto"])
+@pytest.mark.parametrize("kind", ["ols", "lightgbm", "kernel", "stacked", "auto"])
 def test_kinds_fit_predict_and_round_trip_through_json(kind, survey):
     X, y = survey
     m = WelfareModel(kind, split_by="urban").fit(X, y, groups=np.arange(len(X)) % 7)
@@ -127,7 +127,17 @@ def test_a_folds_trees_predicted_once_by_lightgbm_equal_the_models_own_predictio
         np.testing.assert_allclose(WelfareModel._predict_once(m.models_[None], Xt), m.predict_log(Xt), rtol=1e-13)
 
 
-@parametrize_with_checks([WelfareModel("ols"), WelfareModel("lightgbm"), WelfareModel("stacked"), WelfareModel()])
+def _expected_failures(estimator):
+    if estimator.kind != "stacked":  # "auto" keeps OLS on a sample this small
+        return {}
+    reason = "the blend's folds split rows: a repeated row can fall in two folds, a weighted one in one"
+    return {"check_sample_weight_equivalence_on_dense_data": reason}
+
+
+@parametrize_with_checks(
+    [WelfareModel(k) for k in ("ols", "lightgbm", "kernel", "stacked", "auto")],
+    expected_failed_checks=_expected_failures,
+)
 def test_scikit_learn_contract(estimator, check):
     check(estimator)
 

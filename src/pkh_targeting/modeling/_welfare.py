@@ -22,9 +22,11 @@ from ..metrics import targeting_loss
 from ..treeshap import contributions as tree_contributions
 from ..treeshap import raw_scores
 from ._design import Design, least_squares
+from ._kernel import KernelRidge
 from ._lightgbm import lgbm_params
 
-KINDS = ("auto", "stacked", "lightgbm", "ols")
+KINDS = ("auto", "stacked", "lightgbm", "kernel", "ols")
+MEMBERS = ("ols", "lightgbm", "kernel")  # of the stack
 # small, slow, regularised trees: survey samples are a few thousand families
 DEFAULT_LGBM = {
     "n_estimators": 400,
@@ -45,8 +47,10 @@ class WelfareModel(RegressorMixin, BaseEstimator):
 
     ``kind="ols"`` is the World Bank-style proxy-means test: least squares of log consumption on
     the indicators, with one-hot categories and optionally separate models per area
-    (``split_by="urban"``). ``kind="lightgbm"`` is small, regularised gradient-boosted trees.
-    ``kind="stacked"`` blends the two with non-negative weights chosen on out-of-fold predictions.
+    (``split_by="urban"``). ``kind="lightgbm"`` is small, regularised gradient-boosted trees;
+    ``kind="kernel"`` ridge regression on an RBF kernel of the numeric columns (smooth interactions,
+    which neither sees). ``kind="stacked"`` blends the three with non-negative weights chosen on
+    out-of-fold predictions.
 
     ``kind="auto"`` (the default) chooses between OLS and the stack inside ``fit``, by grouped
     cross-validation on the training rows only (folds by ``groups`` when given), judged by what
@@ -176,6 +180,9 @@ class WelfareModel(RegressorMixin, BaseEstimator):
         if kind == "ols":
             design = Design(cats).fit(X)
             return {"design": design, "ols": least_squares(design.transform(X), log_y, w)}
+        if kind == "kernel":
+            numeric = [c for c in X.columns if c not in cats]
+            return {"kernel": KernelRidge(numeric, random_state=self.random_state).fit(X, log_y, w)}
         Xl = _as_lgbm(X, cats)
         model = lgb.LGBMRegressor(
             **lgbm_params(
@@ -195,10 +202,10 @@ class WelfareModel(RegressorMixin, BaseEstimator):
         return list(KFold(5, shuffle=True, random_state=self.random_state).split(X, log_y))
 
     def _out_of_fold(self, X, log_y, w, folds) -> np.ndarray:
-        """Out-of-fold log predictions of OLS and LightGBM, one column each."""
-        oof = np.zeros((len(log_y), 2))
+        """Out-of-fold log predictions of the stack's members, one column each."""
+        oof = np.zeros((len(log_y), len(MEMBERS)))
         for train, test in folds:
-            for j, kind in enumerate(("ols", "lightgbm")):
+            for j, kind in enumerate(MEMBERS):
                 part = self._fit_one(X.iloc[train], log_y[train], None if w is None else w[train], kind=kind)
                 oof[test, j] = self._predict_once(part, X.iloc[test])
         return oof
@@ -212,21 +219,21 @@ class WelfareModel(RegressorMixin, BaseEstimator):
         return WelfareModel._predict_one(m, X)
 
     def _fit_stacked(self, X, log_y, w, groups, oof=None):
-        """OLS and LightGBM blended with non-negative weights chosen on out-of-fold predictions
+        """OLS, LightGBM and the kernel blended with non-negative weights chosen on out-of-fold predictions
         (folds by ``groups`` when given), so the blend is as good as the better one out of sample."""
         if oof is None:
             oof = self._out_of_fold(X, log_y, w, self._splits(X, log_y, groups))
         weights, intercept = _blend(oof, log_y, w)
         return {
-            "stack": [self._fit_one(X, log_y, w, kind=k) for k in ("ols", "lightgbm")],
+            "stack": [self._fit_one(X, log_y, w, kind=k) for k in MEMBERS],
             "weights": weights.tolist(),
             "intercept": intercept,
         }
 
     def _fit_auto(self, X, log_y, w, groups):
         """The stack if its grouped out-of-fold `targeting_loss` is below OLS's, OLS otherwise. The
-        trees alone are measured and reported but not chosen: two candidates keep the choice from
-        chasing fold noise, and the stack leans on the trees where they are better."""
+        members alone are measured and reported but not chosen: two candidates keep the choice from
+        chasing fold noise, and the stack leans on a member where it is better."""
         if len(log_y) < MIN_ROWS_FOR_TREES:
             return {**self._fit_one(X, log_y, w, kind="ols"), "selection": {"kind": "ols", "reason": "small sample"}}
         folds = self._splits(X, log_y, groups)
@@ -235,7 +242,7 @@ class WelfareModel(RegressorMixin, BaseEstimator):
         for train, test in folds:  # blend weights cross-fitted too: the choice sees no fold twice
             weights, intercept = _blend(oof[train], log_y[train], None if w is None else w[train])
             stacked[test] = oof[test] @ weights + intercept
-        predictions = {"ols": oof[:, 0], "lightgbm": oof[:, 1], "stacked": stacked}
+        predictions = {**dict(zip(MEMBERS, oof.T)), "stacked": stacked}
         loss = {
             k: [targeting_loss(log_y[t], p[t], weights=None if w is None else w[t]) for _, t in folds]
             for k, p in predictions.items()
@@ -263,6 +270,8 @@ class WelfareModel(RegressorMixin, BaseEstimator):
             )
         if "ols" in m:
             return m["design"].predict(X, m["ols"])
+        if "kernel" in m:
+            return m["kernel"].predict(X)
         return raw_scores(m["lgbm"].booster_, _as_lgbm(X, list(m["categories"]), m["categories"]))
 
     @staticmethod
@@ -277,6 +286,8 @@ class WelfareModel(RegressorMixin, BaseEstimator):
             return contrib, sum(wt * b for wt, (_, b) in zip(m["weights"], parts)) + m["intercept"]
         if "ols" in m:
             return m["design"].terms(X, m["ols"])
+        if "kernel" in m:
+            return m["kernel"].contributions(X)
         C = tree_contributions(m["lgbm"].booster_, _as_lgbm(X, list(m["categories"]), m["categories"]))
         return C[:, :-1], C[:, -1]
 
@@ -290,7 +301,8 @@ class WelfareModel(RegressorMixin, BaseEstimator):
         """Additive contributions of each input column to the predicted log consumption, and the base.
 
         LightGBM parts use TreeSHAP (``pred_contrib``); OLS parts ``coef * (x - training mean)``;
-        a stack weights both. ``contributions.sum(axis=1) + base == predict_log(X)``.
+        the kernel integrated gradients from the training means; a stack weights them.
+        ``contributions.sum(axis=1) + base == predict_log(X)``.
         """
         check_is_fitted(self, "models_")
         if self.split_by is not None:

@@ -6,6 +6,7 @@ import lightgbm as lgb
 import numpy as np
 
 from ._design import Design
+from ._kernel import KernelRidge
 from ._welfare import WelfareModel
 
 
@@ -28,6 +29,8 @@ def _part_state(m: dict) -> dict:
         return {"stack": [_part_state(p) for p in m["stack"]], "weights": m["weights"], "intercept": m["intercept"]}
     if "ols" in m:
         return {"design": m["design"].state(), "coef": m["ols"].coef_.tolist(), "intercept": float(m["ols"].intercept_)}
+    if "kernel" in m:
+        return {"kernel": m["kernel"].state()}
     return {"booster": m["lgbm"].booster_.model_to_string(), "categories": m["categories"]}
 
 
@@ -42,6 +45,8 @@ def _part_from_state(raw: dict) -> dict:
         }
     if "coef" in raw:
         return {"design": Design.from_state(raw["design"]), "ols": _OLS(raw["coef"], raw["intercept"])}
+    if "kernel" in raw:
+        return {"kernel": KernelRidge.from_state(raw["kernel"])}
     return {"lgbm": _Booster(raw["booster"]), "categories": raw["categories"]}
 
 
