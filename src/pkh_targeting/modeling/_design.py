@@ -41,7 +41,7 @@ class Design:
         levels = self.levels[c]
         numeric = pd.api.types.is_numeric_dtype(X[c]) and all(isinstance(v, (int, float)) for v in levels)
         values = X[c].to_numpy(dtype="float64", na_value=np.nan) if numeric else X[c].to_numpy()
-        return pd.Categorical(values, categories=pd.Index(levels, dtype="float64" if numeric else object)).codes
+        return pd.Index(levels, dtype="float64" if numeric else object).get_indexer(values)
 
     def transform(self, X: pd.DataFrame) -> sp.csr_matrix:
         """The design, sparse: one-hot columns cost a cell per row whatever the number of levels
