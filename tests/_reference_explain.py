@@ -32,7 +32,7 @@ def _welfare_contributions(m, X):
         fold = (np.asarray(d.sources())[:, None] == np.asarray(X.columns)[None, :]).astype(np.float64)
         base = np.full(len(X), float(m["ols"].intercept_ + np.dot(m["ols"].coef_, d.means)))
         return pd.DataFrame(Z @ fold, index=X.index, columns=X.columns), base
-    if "kernel" in m:  # integrated gradients: checked against a numerical integral in test_kernel
+    if "kernel" in m:  # checked term by term in test_kernel
         contrib, base = m["kernel"].contributions(X)
         return pd.DataFrame(contrib, index=X.index, columns=X.columns), base
     booster = m["lgbm"].booster_

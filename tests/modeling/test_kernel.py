@@ -1,6 +1,5 @@
 import numpy as np
 import pandas as pd
-from scipy.integrate import simpson
 from sklearn.kernel_approximation import Nystroem
 from sklearn.linear_model import Ridge
 
@@ -41,23 +40,38 @@ def test_missing_values_are_the_training_median_and_text_is_left_out():
     assert (contrib[:, X.columns.get_loc("area")] == 0).all()
 
 
-def test_contributions_are_the_path_integral_of_the_gradient_and_add_up():
-    """Integrated gradients from the training means, against a fine numerical integral of
-    finite-difference gradients; and each row's parts add up to its prediction."""
+def test_contributions_share_each_terms_change_by_its_exponent_and_add_up():
     X, log_y = table(1000)
-    m = KernelRidge(["a", "b", "c"]).fit(X, log_y)
+    cols = ["a", "b", "c"]
+    m = KernelRidge(cols, landmarks=50).fit(X, log_y)
     rows = X.iloc[:5]
     contrib, base = m.contributions(rows)
     np.testing.assert_allclose(contrib.sum(axis=1) + base, m.predict(rows), atol=1e-10)
-    mean = pd.DataFrame([m.mean_] * len(rows), columns=["a", "b", "c"], index=rows.index).assign(area=rows.area)
-    np.testing.assert_allclose(base, m.predict(mean), atol=1e-12)
-    steps, h, cols = np.linspace(0, 1, 401), 1e-5, ["a", "b", "c"]
-    path = pd.concat([mean + t * (rows[cols] - mean[cols]) for t in steps])  # steps x rows
+    means = pd.DataFrame([m.mean_] * len(rows), columns=cols, index=rows.index).assign(area=rows.area)
+    np.testing.assert_allclose(base, m.predict(means), atol=1e-12)
+    z = ((rows[cols] - m.mean_) / m.scale_).to_numpy()
+    expected = np.zeros_like(z)
+    for landmark, coef in zip(m.landmarks_, m.coef_):  # the rule, term by term
+        exponent = -m.gamma_ * ((z - landmark) ** 2 - landmark**2)  # each column's change of it
+        change = coef * (np.exp(-m.gamma_ * ((z - landmark) ** 2).sum(axis=1)) - np.exp(-m.gamma_ * (landmark**2).sum()))
+        expected += change[:, None] * exponent / exponent.sum(axis=1)[:, None]
+    np.testing.assert_allclose(contrib[:, :3], expected, atol=1e-10)
+    assert (contrib[:, 3] == 0).all()  # the text column
+
+
+def test_near_the_means_the_parts_are_the_gradient_times_the_step():
+    """Where the exponents change little, the parts are the Shapley values of a linear function."""
+    X, log_y = table(1000)
+    cols = ["a", "b", "c"]
+    m = KernelRidge(cols).fit(X, log_y)
+    step = np.array([1e-4, -2e-4, 3e-4]) * m.scale_
+    near, midway = (pd.DataFrame([m.mean_ + k * step], columns=cols).assign(area="x") for k in (1, 0.5))
+    contrib, _ = m.contributions(near)
     for j, col in enumerate(cols):
-        up, down = path.assign(**{col: path[col] + h}), path.assign(**{col: path[col] - h})
-        grads = ((m.predict(up) - m.predict(down)) / (2 * h)).reshape(len(steps), len(rows))
-        integral = simpson(grads, x=steps, axis=0) * (rows[col] - m.mean_[j]).to_numpy()
-        np.testing.assert_allclose(contrib[:, j], integral, atol=1e-6)
+        h = 1e-4 * m.scale_[j]
+        up, down = midway.assign(**{col: midway[col] + h}), midway.assign(**{col: midway[col] - h})
+        gradient = (m.predict(up) - m.predict(down)) / (2 * h)
+        np.testing.assert_allclose(contrib[0, j], gradient[0] * step[j], rtol=1e-4)
 
 
 def test_the_kernel_finds_an_interaction_ols_misses_and_the_stack_uses_it():

@@ -301,7 +301,7 @@ class WelfareModel(RegressorMixin, BaseEstimator):
         """Additive contributions of each input column to the predicted log consumption, and the base.
 
         LightGBM parts use TreeSHAP (``pred_contrib``); OLS parts ``coef * (x - training mean)``;
-        the kernel integrated gradients from the training means; a stack weights them.
+        the kernel its terms' changes from the training means, shared out by column; a stack weights them.
         ``contributions.sum(axis=1) + base == predict_log(X)``.
         """
         check_is_fitted(self, "models_")
