@@ -53,7 +53,8 @@ def test_contributions_share_each_terms_change_by_its_exponent_and_add_up():
     expected = np.zeros_like(z)
     for landmark, coef in zip(m.landmarks_, m.coef_):  # the rule, term by term
         exponent = -m.gamma_ * ((z - landmark) ** 2 - landmark**2)  # each column's change of it
-        change = coef * (np.exp(-m.gamma_ * ((z - landmark) ** 2).sum(axis=1)) - np.exp(-m.gamma_ * (landmark**2).sum()))
+        term = coef * np.exp(-m.gamma_ * ((z - landmark) ** 2).sum(axis=1))
+        change = term - coef * np.exp(-m.gamma_ * (landmark**2).sum())
         expected += change[:, None] * exponent / exponent.sum(axis=1)[:, None]
     np.testing.assert_allclose(contrib[:, :3], expected, atol=1e-10)
     assert (contrib[:, 3] == 0).all()  # the text column
