@@ -9,7 +9,7 @@ from sklearn.kernel_approximation import Nystroem
 from sklearn.metrics.pairwise import rbf_kernel
 
 LANDMARKS = 1000  # kernel centres: the cost grows with rows times landmarks, never rows squared
-ALPHA = 1.0  # ridge penalty, with the weights scaled to mean one
+ALPHA = 1.0  # ridge penalty, against the sum of squared errors weighted by weights of mean one
 CHUNK = 4096  # rows at a time: the kernel matrix is never built whole
 
 
@@ -35,8 +35,9 @@ class KernelRidge:
         return out
 
     def fit(self, X: pd.DataFrame, y: np.ndarray, w: np.ndarray | None = None):
-        """Fit on ``y``; weights ``w`` count as repeated rows do (the penalty is not scaled by them)."""
-        w = np.ones(len(X)) if w is None else np.asarray(w, dtype="float64")
+        """Fit on ``y`` with weights ``w`` scaled to mean one: survey weights in the hundreds (Susenas')
+        are regularised as weights of one are."""
+        w = np.ones(len(X)) if w is None else np.asarray(w, dtype="float64") / np.mean(w)
         raw = X[self.columns].astype("float64")
         self.medians_ = raw.median().fillna(0.0).to_numpy()
         filled = raw.fillna(dict(zip(self.columns, self.medians_))).to_numpy()
