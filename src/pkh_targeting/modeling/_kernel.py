@@ -44,7 +44,7 @@ class KernelRidge:
         self.mean_ = np.average(filled, axis=0, weights=w)
         scale = np.sqrt(np.average((filled - self.mean_) ** 2, axis=0, weights=w))
         self.scale_ = np.where(scale > 0, scale, 1.0)
-        Z = self._standard(X)
+        Z = (filled - self.mean_) / self.scale_
         self.gamma_ = 1.0 / max(len(self.columns), 1)
         (weighted,) = (w > 0).nonzero()  # landmarks among the rows that count
         if not self.columns:  # nothing numeric: the mean

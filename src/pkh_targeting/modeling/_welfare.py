@@ -220,7 +220,7 @@ class WelfareModel(RegressorMixin, BaseEstimator):
 
     def _fit_stacked(self, X, log_y, w, groups, oof=None):
         """OLS, LightGBM and the kernel blended with non-negative weights chosen on out-of-fold predictions
-        (folds by ``groups`` when given), so the blend is as good as the better one out of sample."""
+        (folds by ``groups`` when given), so the blend is as good as the best of them out of sample."""
         if oof is None:
             oof = self._out_of_fold(X, log_y, w, self._splits(X, log_y, groups))
         weights, intercept = _blend(oof, log_y, w)
