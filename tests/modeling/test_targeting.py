@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -11,7 +13,7 @@ from pkh_targeting.features import PMTFeatureBuilder
 from pkh_targeting.modeling import TargetingModel, WelfareModel
 from pkh_targeting.records import contract_version, scores_contract
 
-SCORES = yaml.safe_load(open(__import__("pkh_targeting").__path__[0] + "/contract/scores.yaml"))
+SCORES = yaml.safe_load((Path(__import__("pkh_targeting").__path__[0]) / "contract" / "scores.yaml").read_text())
 FAST = {"cv": {"n_splits": 3}}
 
 

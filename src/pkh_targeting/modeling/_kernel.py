@@ -9,7 +9,7 @@ from sklearn.kernel_approximation import Nystroem
 from sklearn.metrics.pairwise import rbf_kernel
 
 LANDMARKS = 1000  # kernel centres: the cost grows with rows times landmarks, never rows squared
-ALPHA = 1.0  # ridge penalty, against the sum of squared errors weighted by weights of mean one
+ALPHA = 1.0  # ridge penalty, against the sum of squared errors (WelfareModel's weights have mean one)
 CHUNK = 4096  # rows at a time: the kernel matrix is never built whole
 
 
@@ -35,9 +35,7 @@ class KernelRidge:
         return out
 
     def fit(self, X: pd.DataFrame, y: np.ndarray, w: np.ndarray | None = None):
-        """Fit on ``y`` with weights ``w`` scaled to mean one: survey weights in the hundreds (Susenas')
-        are regularised as weights of one are."""
-        w = np.ones(len(X)) if w is None else np.asarray(w, dtype="float64") / np.mean(w)
+        w = np.ones(len(X)) if w is None else np.asarray(w, dtype="float64")
         raw = X[self.columns].astype("float64")
         self.medians_ = raw.median().fillna(0.0).to_numpy()
         filled = raw.fillna(dict(zip(self.columns, self.medians_))).to_numpy()

@@ -58,7 +58,9 @@ class WelfareModel(RegressorMixin, BaseEstimator):
     stack replaces OLS only if it beats it there, with its blend weights cross-fitted too, and a
     sample under 500 rows is OLS without trying: a model that is not better out of sample is the
     proxy-means test. The choice and its fold losses are in ``selection_``. With ``sample_weight``
-    (survey weights) the models, the blend and the quotas of the losses are weighted.
+    (survey weights) the models, the blend and the quotas of the losses are weighted; the weights are
+    scaled to mean one, so that weights summing to the population (Susenas') regularise the trees
+    and the kernel as weights of one do.
 
     Works on any survey table: numeric columns are used as they are (missing values imputed by the
     training median for OLS); ``categorical_features`` and text columns are one-hot encoded for OLS
@@ -160,6 +162,10 @@ class WelfareModel(RegressorMixin, BaseEstimator):
             raise ValueError(f"split_by column {self.split_by!r} is not in X.")
         log_y = np.log(y)
         w = None if sample_weight is None else _check_sample_weight(sample_weight, X, ensure_non_negative=True)
+        if w is not None:
+            if not w.sum() > 0:
+                raise ValueError("sample_weight sums to zero: no family counts.")
+            w = w / w.mean()
         self.parts_ = list(pd.unique(X[self.split_by].to_numpy())) if self.split_by else [None]
         self.models_ = {}
         for key, mask in self._parts(X):
