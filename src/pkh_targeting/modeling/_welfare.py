@@ -162,9 +162,7 @@ class WelfareModel(RegressorMixin, BaseEstimator):
             raise ValueError(f"split_by column {self.split_by!r} is not in X.")
         log_y = np.log(y)
         w = None if sample_weight is None else _check_sample_weight(sample_weight, X, ensure_non_negative=True)
-        if w is not None:
-            if not w.sum() > 0:
-                raise ValueError("sample_weight sums to zero: no family counts.")
+        if w is not None:  # all zeros are refused by the check
             w = w / w.mean()
         self.parts_ = list(pd.unique(X[self.split_by].to_numpy())) if self.split_by else [None]
         self.models_ = {}
