@@ -35,6 +35,7 @@ class KernelRidge:
         return out
 
     def fit(self, X: pd.DataFrame, y: np.ndarray, w: np.ndarray | None = None):
+        """Fit on ``y``; ``w`` are weights as `WelfareModel` gives them (mean one)."""
         w = np.ones(len(X)) if w is None else np.asarray(w, dtype="float64")
         raw = X[self.columns].astype("float64")
         self.medians_ = raw.median().fillna(0.0).to_numpy()
