@@ -29,10 +29,12 @@ demo: install
 
 # one worker per core; a file's tests (and the files sharing the evidence models) stay on one worker (conftest).
 # Bytecode is cached even where PYTHONDONTWRITEBYTECODE is set: the workers, the subprocesses and the
-# notebooks' kernels each import the library, compiled once
+# notebooks' kernels each import the library, compiled once. The case ledger's tests run on SQLite and on
+# a throwaway PostgreSQL server (scripts/test-postgres, where PostgreSQL is installed; or PKH_TEST_POSTGRES_URL)
 test: install
 	$(BIN)/lint-imports
-	env -u PYTHONDONTWRITEBYTECODE $(BIN)/python -m pytest -n auto --dist loadscope
+	PKH_TEST_POSTGRES_URL="$${PKH_TEST_POSTGRES_URL:-$$(sh scripts/test-postgres)}" \
+	  env -u PYTHONDONTWRITEBYTECODE $(BIN)/python -m pytest -n auto --dist loadscope
 
 notebooks: install
 	cd notebooks && for nb in *.ipynb; do \

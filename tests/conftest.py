@@ -12,6 +12,8 @@ import pandas as pd  # noqa: E402
 import pytest
 from xdist.scheduler import LoadScopeScheduling  # noqa: E402
 
+from _cases import ledger_url  # noqa: E402, F401  (the case ledger's databases: SQLite and PostgreSQL)
+
 REF = dt.date(2025, 7, 1)
 
 

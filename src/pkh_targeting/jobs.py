@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .cases import open_ledger, verified_outcomes, with_verified_outcomes
 from .linkage import LinkResult, link_records
 from .modeling import TargetingModel
 from .outputs import atomic_path, write_csv, write_parquet
@@ -75,11 +76,15 @@ def train(
     reference_date=None,
     registry_records=None,
     community_reports=None,
+    cases=None,
 ) -> Trained:
     """Fit a `TargetingModel` on the records (files or tables) and, if given, the records of other
     registries; record it in ``store`` (none: not recorded), optionally register it, and save it to
-    ``out`` with the version its scores carry."""
+    ``out`` with the version its scores carry. With a case ledger ``cases`` (path, URL or `Ledger`),
+    each family's latest settled result there is its ``verified_eligible``."""
     fam, mem = _records(families, members)
+    if cases is not None:
+        fam = with_verified_outcomes(fam, _ledger_outcomes(cases))
     evidence = dict(zip(EVIDENCE_TABLES, map(_evidence, EVIDENCE_TABLES, (registry_records, community_reports))))
     model = TargetingModel(config).fit(fam, mem, reference_date=reference_date, **evidence)
     record = None
@@ -90,6 +95,13 @@ def train(
         )
     path = model.save(out, model_version=record.model_version if record else None)
     return Trained(model, path, record)
+
+
+def _ledger_outcomes(cases) -> pd.DataFrame:
+    if hasattr(cases, "events"):
+        return verified_outcomes(cases)
+    with open_ledger(cases) as ledger:
+        return verified_outcomes(ledger)
 
 
 @dataclass

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
+import subprocess
 import tempfile
 from pathlib import Path
 
@@ -53,3 +55,35 @@ def write_parquet(df: pd.DataFrame, path, **kwargs) -> Path:
     with atomic_path(path) as tmp:
         df.to_parquet(tmp, **kwargs)
     return Path(path)
+
+
+def print_to_pdf(documents, out_dir=None) -> list[Path]:
+    """Print office documents (DOCX, XLSX) to PDF with LibreOffice, as a person printing them would get
+    them; the PDFs go next to each document (or to ``out_dir``). One LibreOffice run for all of them,
+    with a profile of its own, so that runs side by side do not share one."""
+    documents = [Path(d) for d in documents]
+    if not documents:
+        return []
+    soffice = shutil.which("soffice") or shutil.which("libreoffice")
+    if soffice is None:
+        raise RuntimeError(
+            "printing to PDF needs LibreOffice (soffice): apt-get install libreoffice-writer-nogui "
+            "libreoffice-calc-nogui, or open the DOCX in a word processor and print it to PDF."
+        )
+    targets = {}
+    for d in documents:
+        targets.setdefault(Path(out_dir) if out_dir else d.parent, []).append(d)
+    pdfs = []
+    with tempfile.TemporaryDirectory(prefix="pkh-soffice-") as profile:
+        for target, docs in targets.items():
+            target.mkdir(parents=True, exist_ok=True)
+            subprocess.run(
+                [soffice, f"-env:UserInstallation=file://{profile}", "--headless", "--norestore",
+                 "--convert-to", "pdf", "--outdir", str(target), *map(str, docs)],
+                check=True, capture_output=True, timeout=600,
+            )  # fmt: skip
+            pdfs += [target / f"{d.stem}.pdf" for d in docs]
+    missing = [str(p) for p in pdfs if not p.is_file()]
+    if missing:
+        raise RuntimeError(f"LibreOffice did not print {', '.join(missing)}.")
+    return pdfs

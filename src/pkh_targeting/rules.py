@@ -51,6 +51,14 @@ class EvidenceRules(BaseModel):
     exclusions: dict[str, Exclusion] = Field(default_factory=dict)
 
 
+class VerificationRules(BaseModel):
+    """How verification rounds treat families already settled (see `pkh_targeting.cases`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    cool_off_months: int = Field(default=12, ge=0)  # a visit or decision settles a family this long
+
+
 class Rules(BaseModel):
     """A version of the PKH rules (see ``configs/rules/``)."""
 
@@ -61,6 +69,7 @@ class Rules(BaseModel):
     component_cap: int | None = Field(default=4, ge=1)
     components: dict[str, Component]
     evidence: EvidenceRules = Field(default_factory=EvidenceRules)
+    verification: VerificationRules = Field(default_factory=VerificationRules)
 
 
 def load_rules(rules: str | Path | Rules = DEFAULT_RULES) -> Rules:

@@ -182,7 +182,8 @@ def test_outcome_columns_may_be_absent(family):
 
 def test_optional_columns_come_from_the_contract(family):
     contract = load_contract()
-    assert contract["families"].optional == ["verified_eligible", "consumption_per_capita"]
+    names = ["province_name", "regency_name", "district_name", "village_name"]  # version 3
+    assert contract["families"].optional == [*names, "verified_eligible", "consumption_per_capita"]
     assert contract["members"].optional == ["name"] and contract["members"].columns["name"].pii
     fam, mem = family
     res = validate_records(fam, mem.drop(columns="name", errors="ignore"), reference_date=REF)

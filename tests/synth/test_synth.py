@@ -123,6 +123,8 @@ def test_write(tmp_path):
         "record_truth.parquet",
         "community_reports.parquet",
         "report_truth.parquet",
+        "member_truth.parquet",
+        "registry.json",
     }
     back = pd.read_parquet(out / "families.parquet")
     assert validate_records(back, pd.read_parquet(out / "members.parquet"), reference_date=REF).quarantine.empty

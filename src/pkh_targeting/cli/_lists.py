@@ -7,12 +7,14 @@ from typing import Annotated, Literal
 
 import typer
 
+from ..cases import list_round, open_ledger, record_results
 from ..outputs import write_csv
 from ..records.evidence import read_evidence
 from ..scoring import read_scores
 from ..tracking import load_model
 from ..verification import make_lists, rank_reports, read_feedback
 from ._app import TrackingUri, console, err_console, friendly, print_table, store_for
+from ._cases import CasesOption
 
 AuditMarginOption = Annotated[
     float | None,
@@ -74,35 +76,53 @@ def rank(
     seed: Annotated[int, typer.Option(help="Seed of the audit sample.")] = 0,
     tracking_uri: TrackingUri = None,
     reference_date: ReferenceDateOption = None,
+    cases: CasesOption = None,
+    cool_off_months: Annotated[
+        int | None,
+        typer.Option(min=0, help="With --cases: months a visit or decision settles a family; the rules' by default."),
+    ] = None,
+    rules: Annotated[
+        str | None, typer.Option(help="With --cases: rules version or YAML for the cool-off; the batch's by default.")
+    ] = None,
 ):
-    """Rank families for field verification within a budget; write Excel/CSV lists and a summary."""
+    """Rank families for field verification within a budget; write Excel/CSV lists and a summary. With
+    --cases, record the round in the case ledger and leave out the families it holds as settled."""
     if model is not None and members is None:
         raise ValueError("--model explains the listed families from their records: give --members too.")
     store_for(model, tracking_uri, record=False)
     with console.status("ranking and writing the lists"):
-        lists = make_lists(
-            scores,
-            families,
-            budget,
-            out,
-            members=members,
-            public_lists=public_lists,
-            form=form,
-            model=load_model(model) if model else None,
-            language=language,
-            reference_date=reference_date,
-            audit_margin=audit_margin,
-            confidence=confidence,
-            meeting_size=meeting_size if meeting else None,
-            by=by,
-            audit_share=audit_share,
-            inclusion_share=inclusion_share,
-            priority=priority,
-            seed=seed,
-        )
+        options = dict(members=members, public_lists=public_lists, form=form, language=language)
+        options.update(model=load_model(model) if model else None, reference_date=reference_date)
+        options.update(audit_margin=audit_margin, confidence=confidence, meeting_size=meeting_size if meeting else None)
+        ranking = dict(by=by, audit_share=audit_share, inclusion_share=inclusion_share, priority=priority, seed=seed)
+        rounds = dict(cool_off_months=cool_off_months, rules=rules)
+        lists = _lists(cases, rounds, scores, families, budget, out, **options, **ranking)
+    if cases is not None:
+        _print_round(lists, cases)
+        lists = lists.lists
     _print_lists(lists, budget, out, form)
     if reports is not None:
         _report_queue(scores, reports, budget, out, by=by, audit_share=audit_share, seed=seed)
+
+
+def _lists(cases, round_options: dict, *args, **options):
+    """The lists, as a round of the ledger ``cases`` where one is given."""
+    if cases is None:
+        return make_lists(*args, **options)
+    with open_ledger(cases) as ledger:
+        return list_round(ledger, *args, **round_options, **options)
+
+
+def _print_round(listed, cases) -> None:
+    left = listed.left_out["basis"].value_counts()
+    why = ", ".join(f"{n:,} by a {basis}" for basis, n in left.items())
+    console.print(
+        f"round {listed.label} recorded in {cases}: {len(listed.lists.ranked):,} families listed; "
+        f"{len(listed.left_out):,} settled families left out{f' ({why})' if why else ''}"
+    )
+    if len(listed.relisted):
+        news = ", ".join(f"{n:,} {what}" for what, n in listed.relisted["new_evidence"].value_counts().items())
+        console.print(f"{len(listed.relisted):,} settled families may be listed again: new evidence since ({news})")
 
 
 def _report_queue(scores, reports, budget: int, out, **ranking) -> None:
@@ -166,10 +186,15 @@ def feedback(
         list[Path] | None, typer.Argument(help="More returned lists or folders.", show_default=False)
     ] = None,
     out: Annotated[Path | None, typer.Option(help="Output folder; the lists folder by default.")] = None,
+    cases: CasesOption = None,
 ):
     """Read field results: precision of the ranked visits, leakage and undercoverage from the audit
-    sample (Horvitz-Thompson, 95% intervals), and verified_eligible outcomes for retraining."""
-    est, bad = read_feedback(lists, [*results, *(more or [])], out)
+    sample (Horvitz-Thompson, 95% intervals), and verified_eligible outcomes for retraining. With
+    --cases, record every result in the case ledger (the same file twice changes nothing)."""
+    files = [*results, *(more or [])]
+    est, bad = read_feedback(lists, files, out)
+    if cases is not None:
+        _record_results(cases, files, Path(out or lists))
     counts = (
         "visited",
         "not_found_or_moved",
@@ -200,6 +225,22 @@ def feedback(
     console.print(
         f"verified_outcomes.csv (for retraining), bad_results.csv and feedback.json written to [bold]{out or lists}[/]"
     )
+
+
+def _record_results(cases, files, out: Path) -> None:
+    with open_ledger(cases) as ledger:
+        rec = record_results(ledger, files)
+    write_csv(rec.conflicts, out / "conflicts.csv")
+    console.print(
+        f"case ledger {cases}: {rec.new:,} new result(s), {rec.already_recorded:,} already recorded; "
+        f"{len(rec.conflicts):,} conflict(s) to settle (conflicts.csv; cases decide settles them)"
+    )
+    if len(rec.unknown_families):
+        write_csv(rec.unknown_families, out / "results_without_case.csv")
+        err_console.print(
+            f"[yellow]warning:[/] {len(rec.unknown_families):,} result(s) for families the ledger has no case for "
+            "(never listed with --cases) were not recorded: results_without_case.csv"
+        )
 
 
 def _figure(value) -> str:

@@ -54,6 +54,10 @@ def train(
     no_tracking: NoTracking = False,
     local_if_down: LocalIfDown = False,
     reference_date: ReferenceDate = None,
+    cases: Annotated[
+        str | None,
+        typer.Option(help="A case ledger (SQLite file or URL): its verified results replace verified_eligible."),
+    ] = None,
 ):
     """Train the targeting model; the last line printed is the model's folder, or its MLflow URI."""
     store = store_for(None, tracking_uri, record=not no_tracking, local_if_down=local_if_down)
@@ -72,6 +76,7 @@ def train(
             reference_date=as_date(reference_date),
             registry_records=registry_records,
             community_reports=community_reports,
+            cases=cases,
         )
     model = done.model
     rows = [

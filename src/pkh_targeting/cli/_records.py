@@ -6,14 +6,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
+import pandas as pd
 import typer
 
 from .. import jobs
+from ..cases import case_table, open_ledger
 from ..metrics import targeting_errors
 from ..outputs import write_csv, write_parquet
 from ..records import read_records, validate_records
 from ..scoring import write_partitioned
-from ..synth import generate_registry
+from ..synth import Registry, generate_registry
 from ._app import ReferenceDate, as_date, console, friendly, print_table, print_validation, warnings_to_stderr
 
 
@@ -28,10 +30,20 @@ def synth(
         str | None,
         typer.Option(help="Also write families/ and members/ datasets partitioned by this region column (Dask)."),
     ] = None,
+    next_of: Annotated[
+        Path | None,
+        typer.Option(help="Instead: the next quarter of the registry in this folder (births, deaths, moves...)."),
+    ] = None,
+    cases: Annotated[
+        str | None, typer.Option(help="With --next-of: the case ledger whose proposed decisions the registry applies.")
+    ] = None,
 ):
     """Generate a synthetic registry: families, members, records of other registries and truth as Parquet."""
-    with console.status(f"generating {families:,} families"):
-        reg = generate_registry(families, seed, defect_rate=defect_rate, reference_date=as_date(reference_date))
+    with console.status(f"generating {families:,} families" if next_of is None else f"the quarter after {next_of}"):
+        if next_of is None:
+            reg = generate_registry(families, seed, defect_rate=defect_rate, reference_date=as_date(reference_date))
+        else:
+            reg = Registry.read(next_of).next_round(_proposed(cases) if cases else None)
         path = reg.write(out)
         if partition_by:
             write_partitioned(reg.families, reg.members, out / "partitioned", by=partition_by)
@@ -42,6 +54,13 @@ def synth(
         f"beneficiaries {errors['coverage_share']:.1%}, eligible {errors['eligible_share']:.1%}, "
         f"leakage {errors['leakage']:.1%}, undercoverage {errors['undercoverage']:.1%}"
     )
+
+
+def _proposed(cases) -> pd.DataFrame:
+    """The decisions the ledger has proposed to the registry (``family_id, decision``)."""
+    with open_ledger(cases) as ledger:
+        t = case_table(ledger)
+    return t.loc[t["state"].isin(["proposed", "not_applied"]), ["family_id", "decision"]] if len(t) else None
 
 
 @friendly

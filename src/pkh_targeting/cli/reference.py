@@ -18,9 +18,8 @@ START, END = "<!-- cli-reference:start -->", "<!-- cli-reference:end -->"
 
 def cli_reference() -> str:
     """Markdown: each command, its help and a table of its options."""
-    group = typer.main.get_command(app)
     out = []
-    for name, cmd in group.commands.items():
+    for name, cmd in _commands(typer.main.get_command(app)):
         doc = " ".join((cmd.help or "").split())
         out += [f"#### `pkh-targeting {name}`", "", doc, "", "| option | default | |", "|---|---|---|"]
         for p in cmd.params:
@@ -40,6 +39,15 @@ def cli_reference() -> str:
             out.append(f"| {flags} | {default} | {help_text} |")
         out.append("")
     return "\n".join(out).strip() + "\n"
+
+
+def _commands(group, prefix: str = ""):
+    """(name, command) of every command, those of sub-groups (``cases status``) after their group's siblings."""
+    for name, cmd in group.commands.items():
+        if hasattr(cmd, "commands"):
+            yield from _commands(cmd, f"{prefix}{name} ")
+        else:
+            yield f"{prefix}{name}", cmd
 
 
 def update(readme) -> bool:

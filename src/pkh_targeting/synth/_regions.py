@@ -246,3 +246,40 @@ def _villages(r: dict, n_villages: int, urban_share: float, rng: np.random.Gener
             "size_weight": size_weight,
         }
     )
+
+
+# BPS province names by code (the two-digit codes the synthetic regions draw from)
+PROVINCE_NAMES = {
+    "11": "Aceh", "12": "Sumatera Utara", "13": "Sumatera Barat", "14": "Riau", "15": "Jambi",
+    "16": "Sumatera Selatan", "17": "Bengkulu", "18": "Lampung", "19": "Kepulauan Bangka Belitung",
+    "21": "Kepulauan Riau", "31": "DKI Jakarta", "32": "Jawa Barat", "33": "Jawa Tengah", "34": "DI Yogyakarta",
+    "35": "Jawa Timur", "36": "Banten", "51": "Bali", "52": "Nusa Tenggara Barat", "53": "Nusa Tenggara Timur",
+    "61": "Kalimantan Barat", "62": "Kalimantan Tengah", "63": "Kalimantan Selatan", "64": "Kalimantan Timur",
+    "65": "Kalimantan Utara", "71": "Sulawesi Utara", "72": "Sulawesi Tengah", "73": "Sulawesi Selatan",
+    "74": "Sulawesi Tenggara", "75": "Gorontalo", "76": "Sulawesi Barat", "81": "Maluku", "82": "Maluku Utara",
+    "91": "Papua Barat", "94": "Papua",
+}  # fmt: skip
+_HEADS = ("Suka", "Sumber", "Karang", "Tanjung", "Mekar", "Cipta", "Mulya", "Sari", "Harja", "Banyu", "Wana",
+          "Tirta", "Giri", "Jati", "Pasir", "Rawa", "Bukit", "Pondok", "Lubuk", "Teluk")  # fmt: skip
+_TAILS = ("maju", "jaya", "sari", "makmur", "mulya", "rahayu", "asih", "wangi", "agung", "indah", "harapan",
+          "baru", "tengah", "raya", "lestari", "damai")  # fmt: skip
+
+
+def _made_up_name(code: str) -> str:
+    """A place name built from the code alone (the same code, the same name, in every registry)."""
+    h = int.from_bytes(code.encode()[-8:].rjust(8, b"\0"), "big") * 2654435761
+    return _HEADS[h % len(_HEADS)] + _TAILS[(h // len(_HEADS)) % len(_TAILS)]
+
+
+def region_names(v: pd.DataFrame) -> pd.DataFrame:
+    """Names of each row's province, regency (Kabupaten, or Kota from code 71), district and village,
+    as a registry export spells them beside the codes (contract version 3)."""
+    out = {}
+    for level in ("regency", "district", "village"):
+        codes = v[f"{level}_code"].astype(str)
+        names = {c: _made_up_name(c) for c in codes.unique()}
+        if level == "regency":
+            names = {c: ("Kota " if int(c[2:]) >= 71 else "Kabupaten ") + n for c, n in names.items()}
+        out[f"{level}_name"] = codes.map(names).to_numpy()
+    province = v["province_code"].astype(str).map(PROVINCE_NAMES).to_numpy()
+    return pd.DataFrame({"province_name": province, **out}, index=v.index)

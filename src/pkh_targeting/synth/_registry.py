@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -17,8 +18,9 @@ from ._evidence import deaths_since_registry, registry_records
 from ._identity import DEFECTS, inject_defects, make_addresses, make_names, make_niks
 from ._people import make_composition, make_members
 from ._programme import Mechanisms, assign_beneficiaries, outcome_samples
-from ._regions import make_regions
+from ._regions import make_regions, region_names
 from ._reports import community_reports
+from ._rounds import next_round
 
 # BPS, Susenas March 2025 (shared DOMAIN.md)
 POVERTY_LINE = {"urban": 629_561, "rural": 580_349}
@@ -39,18 +41,42 @@ class Registry:
     record_truth: pd.DataFrame | None = None
     community_reports: pd.DataFrame | None = None
     report_truth: pd.DataFrame | None = None
+    member_truth: pd.DataFrame | None = None  # every true member (registered or not), with ``died``
+    round: int = 0  # quarters since the registry was generated
+
+    def next_round(self, decisions=None, *, apply_share: float = 0.7, rules="pkh-2025") -> Registry:
+        """The same families a quarter later: births, deaths, ages, consumption shocks, moves, new
+        reports and Dukcapil records; the registry applies ``apply_share`` of the office's
+        ``decisions`` (``family_id, decision``: remove or add) and lags behind the rest (see
+        `pkh_targeting.synth._rounds`)."""
+        return replace(self, **next_round(self, decisions, apply_share=apply_share, rules=rules))
 
     def write(self, out_dir) -> Path:
         """Write ``families.parquet``, ``members.parquet``, ``registry_records.parquet`` and
         ``community_reports.parquet`` (evidence contract) and the truth (``truth.parquet``,
-        ``record_truth.parquet``, ``report_truth.parquet``) to ``out_dir``."""
+        ``record_truth.parquet``, ``report_truth.parquet``, ``member_truth.parquet``) to ``out_dir``."""
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
-        evidence = ("registry_records", "record_truth", "community_reports", "report_truth")
+        evidence = ("registry_records", "record_truth", "community_reports", "report_truth", "member_truth")
         for name in ("families", "members", "truth", *evidence):
             if getattr(self, name) is not None:
                 getattr(self, name).to_parquet(out / f"{name}.parquet", index=False)
+        about = {"reference_date": self.reference_date.isoformat(), "seed": self.seed, "round": self.round}
+        (out / "registry.json").write_text(json.dumps(about))
         return out
+
+    @classmethod
+    def read(cls, folder) -> Registry:
+        """A registry written by `write` (its ``registry.json`` says the date, seed and round)."""
+        folder = Path(folder)
+        about = json.loads((folder / "registry.json").read_text())
+        tables = {
+            name: pd.read_parquet(folder / f"{name}.parquet") if (folder / f"{name}.parquet").is_file() else None
+            for name in ("families", "members", "truth", "registry_records", "record_truth", "community_reports",
+                         "report_truth", "member_truth")
+        }  # fmt: skip
+        ref = dt.date.fromisoformat(about["reference_date"])
+        return cls(**tables, reference_date=ref, seed=about["seed"], round=about["round"])
 
 
 def _gini_sigma(gini: float) -> float:
@@ -151,12 +177,11 @@ def generate_registry(
     members = mem[list(load_contract()["members"].columns)].astype({"family_id": "string"}).reset_index(drop=True)
     truth = _truth(family_id, consumption, line, desil, comps, eligible, prog, verified, why_verified, surveyed)
     truth["n_died"] = np.bincount(fam_idx[died], minlength=n_families)
+    truth_of_members = members.assign(died=died)  # before the defects, which only the registry's copy has
     records, record_truth = _records(mem, families, consumption, line, died, ref, seed, v)
     defect = inject_defects(families, members, defect_rate, rng)
-    truth["defect"], truth["defect_rule"] = (
-        pd.array(d.to_numpy(), dtype="string") for d in (defect, defect.map(DEFECTS))
-    )
-    return Registry(families, members, truth, ref, seed, records, record_truth, reports, report_truth)
+    truth["defect"], truth["defect_rule"] = (pd.array(d, dtype="string") for d in (defect, defect.map(DEFECTS)))
+    return Registry(families, members, truth, ref, seed, records, record_truth, reports, report_truth, truth_of_members)
 
 
 def _records(mem, families, consumption, line, died, ref, seed: int, v: pd.DataFrame):
@@ -213,6 +238,7 @@ def _families_table(family_id, head_names, addresses, v: pd.DataFrame, size, res
                     "regency_code": v.regency_code,
                     "district_code": v.district_code,
                     "village_code": v.village_code,
+                    **region_names(v),
                     "urban": v.urban.to_numpy(),
                     "n_members": size,
                 }

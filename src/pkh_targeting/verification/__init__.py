@@ -2,7 +2,7 @@
 
 from ._audit import audit_margins, audit_share_for_margin, rate_margin, sample_size
 from ._explain_lists import explain_lists
-from ._feedback import bad_results, estimate_errors, outcomes_for_retraining, read_results
+from ._feedback import bad_results, counted_results, estimate_errors, outcomes_for_retraining, read_results
 from ._field_lists import HEADERS, RESULT_CODES, field_table, public_list, write_field_lists, write_public_lists
 from ._forms import write_field_form
 from ._lists import Lists, make_lists, read_feedback, read_ranked
@@ -19,6 +19,7 @@ __all__ = [
     "rate_margin",
     "sample_size",
     "bad_results",
+    "counted_results",
     "benefit_at_stake",
     "estimate_errors",
     "explain_lists",

@@ -33,6 +33,26 @@ _SUBMISSION_FIELDS = {
     "_location_longitude": "longitude",
     "SubmissionDate": "submitted",
     "_submission_time": "submitted",
+    "visit_date": "visit_date",
+    "officer_name": "officer",
+    "minutes": "minutes",
+    "instanceID": "instance_id",
+    "_uuid": "instance_id",
+    "ReviewState": "review_state",
+    "_validation_status": "review_state",
+}
+# a reviewer's verdict on a submission, as ODK Central (ReviewState) and KoboToolbox (_validation_status)
+# export it: a rejected submission is no outcome, one with issues is held back until it is settled
+# (by their letters alone: "hasIssues", "validation_status_on_hold", "On Hold")
+_REVIEW = {
+    "rejected": "rejected", "validationstatusnotapproved": "rejected", "notapproved": "rejected",
+    "hasissues": "has_issues", "validationstatusonhold": "has_issues", "onhold": "has_issues",
+    "approved": "approved", "validationstatusapproved": "approved", "edited": "edited", "received": "received",
+}  # fmt: skip
+# columns a returned list may carry besides its own (written in by the team), by language
+_LIST_EXTRAS = {
+    "visit_date": {"id": "Tanggal kunjungan", "en": "Visit date"},
+    "officer": {"id": "Petugas", "en": "Officer"},
 }
 
 
@@ -64,6 +84,9 @@ def _submissions(raw: pd.DataFrame) -> pd.DataFrame | None:
     out = pd.DataFrame({name: raw[col].astype("string").str.strip() for name, col in fields.items()})
     out["family_id"] = normalize_text(out["family_id"])
     out["language"] = "form"
+    out["source_row"] = out["instance_id"] if "instance_id" in out else pd.Series(raw.index + 2, dtype="string")
+    if "review_state" in out:
+        out["review_state"] = out["review_state"].str.lower().str.replace(r"[^a-z]", "", regex=True).map(_REVIEW)
     if "submitted" in out:
         out = out.sort_values("submitted", kind="stable")
     return out.reset_index(drop=True)
@@ -77,34 +100,48 @@ def read_results(path) -> pd.DataFrame:
     path = Path(path)
     if path.suffix.lower() in (".xlsx", ".xlsm"):
         sheets = pd.read_excel(path, sheet_name=None, header=None, dtype=object)
-        frames = [_header_frame(df, f"{path}:{name}") for name, df in sheets.items()]
+        frames = [(name, _header_frame(df, f"{path}:{name}")) for name, df in sheets.items()]
     elif path.suffix.lower() == ".csv":
         raw = pd.read_csv(path, header=None, dtype=str, encoding="utf-8-sig")
         submitted = _submissions(raw.iloc[1:].set_axis(raw.iloc[0].tolist(), axis=1)) if len(raw) else None
         if submitted is not None:
             submitted["result"] = submitted["result_raw"].str.lower().map(_RESULTS)
             return submitted.dropna(subset=["family_id"])
-        frames = [_header_frame(raw, str(path))]
+        frames = [("", _header_frame(raw, str(path)))]
     else:
         raise SchemaError(f"{path}: results must be a returned .xlsx or .csv list.")
-    rows = []
-    for f in frames:
-        lang = next(k for k, h in HEADERS.items() if h["family_id"] in f.columns)
-        h = HEADERS[lang]
-        if h["result"] not in f.columns:
-            raise SchemaError(f"{path}: the list has no '{h['result']}' column.")
-        rows.append(
-            pd.DataFrame(
-                {
-                    "family_id": normalize_text(f[h["family_id"]]),
-                    "result_raw": f[h["result"]].astype("string").str.strip(),
-                    "language": lang,
-                }
-            )
-        )
-    out = pd.concat(rows, ignore_index=True).dropna(subset=["family_id"])
+    out = pd.concat([_list_rows(f, sheet, path) for sheet, f in frames], ignore_index=True)
+    out = out.dropna(subset=["family_id"])
     out["result"] = out["result_raw"].str.lower().map(_RESULTS)
     return out
+
+
+def _list_rows(f: pd.DataFrame, sheet: str, path: Path) -> pd.DataFrame:
+    """The results of one sheet of a returned list, each with its place in the file (sheet and row)."""
+    lang = next(k for k, h in HEADERS.items() if h["family_id"] in f.columns)
+    h = HEADERS[lang]
+    if h["result"] not in f.columns:
+        raise SchemaError(f"{path}: the list has no '{h['result']}' column.")
+    extras = {name: f[by_lang[lang]].astype("string").str.strip() for name, by_lang in _LIST_EXTRAS.items()
+              if by_lang[lang] in f.columns}  # fmt: skip
+    if h["notes"] in f.columns:
+        extras["minutes"] = f[h["notes"]].astype("string").str.strip()
+    return pd.DataFrame(
+        {
+            "family_id": normalize_text(f[h["family_id"]]),
+            "result_raw": f[h["result"]].astype("string").str.strip(),
+            "language": lang,
+            **extras,
+            "source_row": [f"{sheet}:{i + 1}" if sheet else str(i + 1) for i in f.index],
+        }
+    )
+
+
+def counted_results(results: pd.DataFrame) -> pd.DataFrame:
+    """The results that are outcomes: without the submissions a reviewer rejected or held back."""
+    if "review_state" not in results:
+        return results
+    return results[~results["review_state"].isin(["rejected", "has_issues"]).to_numpy()]
 
 
 def estimate_errors(ranked: pd.DataFrame, results: pd.DataFrame, *, n_boot: int = 1000, seed: int = 0) -> dict:
@@ -117,6 +154,7 @@ def estimate_errors(ranked: pd.DataFrame, results: pd.DataFrame, *, n_boot: int 
     with the list's error and of the families the list draws from (ranked, or not and weighted by
     the inverse of their selection probability).
     """
+    results = counted_results(results)
     latest = results.drop_duplicates("family_id", keep="last")  # a family visited twice: its latest visit
     r = ranked.merge(latest[["family_id", "result"]], on="family_id", how="left")
     out = {"bad_results": int(len(bad_results(results))), "visited_twice": int(results["family_id"].duplicated().sum())}
@@ -173,7 +211,7 @@ def estimate_errors(ranked: pd.DataFrame, results: pd.DataFrame, *, n_boot: int 
 def outcomes_for_retraining(results: pd.DataFrame) -> pd.DataFrame:
     """``family_id, verified_eligible`` for the visits with a usable result, to merge into the
     families table before the next `TargetingModel.fit`."""
-    latest = results.drop_duplicates("family_id", keep="last")
+    latest = counted_results(results).drop_duplicates("family_id", keep="last")
     ok = latest[latest["result"].isin(["eligible", "not eligible"])]
     evidence = [c for c in ("photo", "latitude", "longitude", "submitted") if c in ok]  # from a form
     return pd.DataFrame(

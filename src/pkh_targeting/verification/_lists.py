@@ -75,6 +75,7 @@ def make_lists(
     audit_margin: float | None = None,
     confidence: float = 0.95,
     meeting_size: int | None = None,
+    exclude=None,
     **ranking,
 ) -> Lists:
     """Rank a scored batch for ``budget`` visits and write the lists folder ``out`` (see the module).
@@ -102,6 +103,9 @@ def make_lists(
     meeting_size : int, optional
         Also write, per village, the ``meeting_size`` likely errors (both lists) its musyawarah desa
         should discuss first (`meeting_agenda`), with reasons and evidence, to ``meeting/``.
+    exclude : list-like of family IDs, optional
+        Families left out of the round (the settled cases of `pkh_targeting.cases.list_round`): the
+        ranking, the audit sample and its margins cover the rest of the batch.
     **ranking
         For `rank_for_verification`: ``by``, ``audit_share``, ``inclusion_share``, ``priority``, ``seed``.
     """
@@ -110,7 +114,9 @@ def make_lists(
     if form not in (None, "odk"):
         raise ValueError(f"form must be 'odk' or None, got {form!r}.")
     out, by = Path(out), ranking.get("by", "district_code")
-    s = read_scores(scores)
+    s = scores if isinstance(scores, pd.DataFrame) else read_scores(scores)
+    if exclude is not None:
+        s = s[~s["family_id"].isin(pd.Series(exclude, dtype="string"))].reset_index(drop=True)
     if audit_margin is not None:
         share = ranking.get("inclusion_share", 0.5)
         ranking["audit_share"] = audit_share_for_margin(
