@@ -61,6 +61,10 @@ def test_a_decision_settles_a_conflict_and_later_results_reopen_it():
 def test_defer_settles_nothing():
     s = case_state([scored(), ev("visited", "eligible"), ev("visited", "not eligible"), ev("discussed", "defer")])
     assert s.conflict and s.settled_on is None
+    s = case_state([scored(), ev("visited", "not eligible"), ev("discussed", "defer", grounds="kunjungan ulang")])
+    assert (s.state, s.decision, s.settled_on, s.result) == ("discussed", "defer", None, "not eligible")
+    s = case_state([scored(), ev("discussed", "defer"), ev("visited", "not eligible")])
+    assert (s.decision, s.settled_on) == ("remove", D)
 
 
 def test_meeting_decision_is_discussed():

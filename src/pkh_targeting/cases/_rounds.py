@@ -101,7 +101,8 @@ def list_round(
     The audit sample is drawn from the families that remain, so its selection probabilities are
     exact for them. ``cool_off_months`` defaults to ``verification.cool_off_months`` of ``rules`` (a
     version or YAML path; by default the rules version the batch was scored under).
-    Listing the same scores with the same settings on the same day again records nothing new.
+    Listing the same scores with the same settings and the same settled families on the same day
+    again records nothing new.
     """
     listed_on = pd.Timestamp(listed_on or dt.date.today()).date()
     s = scores if isinstance(scores, pd.DataFrame) else read_scores(scores)
@@ -115,7 +116,8 @@ def list_round(
     made = make_lists(scores, families, budget, out, exclude=left_out["family_id"], **lists)
     sha = _scores_sha(scores)
     settings = {k: lists.get(k) for k in ("by", "audit_share", "inclusion_share", "priority", "seed")}
-    label = label or f"{listed_on:%Y%m%d}-{content_sha256([sha, budget, settings, months])[:8]}"
+    listing = [sha, budget, settings, months, sorted(left_out["family_id"])]  # the same listing: the same round
+    label = label or f"{listed_on:%Y%m%d}-{content_sha256(listing)[:8]}"
     round_id = _round_id(ledger, label, sha, listed_on, recorded_by, made, budget, months, left_out, lists)
     _record_listing(ledger, made.ranked, families, round_id, listed_on, sha, scores, recorded_by)
     relisted = settled[settled["new_evidence"].notna()]

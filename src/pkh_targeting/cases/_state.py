@@ -4,7 +4,8 @@ The rules, in the order the fold applies them:
 
 - A visit counts with its result, unless its form submission was last reviewed as rejected (no
   outcome) or as having issues (held back until settled). "Not found" and "moved" settle nothing.
-- A decision (or a village meeting's) settles the results before it; "defer" settles nothing.
+- A decision (or a village meeting's) settles the results before it; "defer" settles nothing, and
+  unsettles the results before it: the case waits for another visit.
 - Usable results after the last decision that disagree (eligible and not eligible, from any two
   sources) are a conflict: never settled by which file came last, only by a decision.
 - The decision asked for is the latest decision, or, where results came after it, what the result
@@ -138,6 +139,11 @@ def _settle(by_kind: dict) -> dict:
         pos, e = by_kind["decision"][-1]
         out.update(decision=e["value"], decision_basis=e["kind"], decided_on=e["occurred_on"], basis_pos=pos)
         out.update(grounds=e["data"].get("grounds"), settled_on=None if e["value"] == "defer" else e["occurred_on"])
+    deferred = by_kind["decision"] and by_kind["decision"][-1][1]["value"] == "defer"
+    if deferred and by_kind["decision"][-1][0] > out.get("basis_pos", -1):  # deferred for another visit
+        pos, e = by_kind["decision"][-1]
+        out.update(decision="defer", decision_basis=e["kind"], decided_on=e["occurred_on"], settled_on=None)
+        out.update(grounds=e["data"].get("grounds"), basis_pos=pos)
     basis = out.pop("basis_pos", None)
     if basis is not None:
         later = [e for p, e in by_kind["proposed"] if p > basis]

@@ -16,6 +16,7 @@ from alembic.config import Config
 from sqlalchemy import create_engine, event, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import OperationalError
 
 from .._version import __version__
 from ._schema import Case, Event, Round
@@ -91,7 +92,11 @@ class Ledger:
     def __init__(self, where=DEFAULT_LEDGER):
         self.url = ledger_url(where)
         self.engine = _engine(self.url)
-        _upgrade(self.engine)
+        try:
+            _upgrade(self.engine)
+        except OperationalError as exc:
+            shown = make_url(self.url).render_as_string(hide_password=True)
+            raise ConnectionError(f"cannot open the case ledger {shown}: {str(exc.orig).splitlines()[0]}") from exc
 
     def __repr__(self) -> str:
         return f"Ledger({make_url(self.url).render_as_string(hide_password=True)!r})"
