@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .cases import open_ledger, verified_outcomes, with_verified_outcomes
+from .cases import list_round, open_ledger, verified_outcomes, with_verified_outcomes
 from .linkage import LinkResult, link_records
 from .modeling import TargetingModel
 from .outputs import atomic_path, write_csv, write_parquet
@@ -22,7 +22,7 @@ from .reporting import write_report
 from .scoring import BatchSummary, score_dataset, score_files
 from .synth import generate_registry
 from .tracking import Store, TrainingRecord, configure, load_model, log_scoring, log_training
-from .verification import Lists, make_lists
+from .verification import Lists
 
 DEMO_MODEL = "pkh-targeting-demo"
 DEMO_VISITS = 200
@@ -159,7 +159,8 @@ class Demo:
 def demo(n_families: int = 20_000, out="demo-output", *, seed: int = 0, step=None) -> Demo:
     """The whole job on a synthetic registry: generate a registry (1% defects) and a new batch,
     validate, train and register, score the batch with the champion, rank it for 200 visits with
-    reasons, and write the audit report. ``step(description)`` is called as each step starts."""
+    reasons as a round of the case ledger ``out/cases.db``, and write the audit report.
+    ``step(description)`` is called as each step starts."""
     step = step or (lambda description: None)
     out = Path(out)
     store = configure()
@@ -197,21 +198,17 @@ def demo(n_families: int = 20_000, out="demo-output", *, seed: int = 0, step=Non
     scored = score(f"models:/{DEMO_MODEL}@champion", *files, out / "scores", store=store, **options)
     outputs.append((f"scores of {scored.summary.n_scored:,} families (MLflow run {scored.run_id[:8]})", out / "scores"))
 
-    step(f"ranking for {DEMO_VISITS} visits and writing the field lists")
+    step(f"ranking for {DEMO_VISITS} visits, writing the field lists and recording the round in the case ledger")
     scores = out / "scores" / "scores.parquet"
-    lists = make_lists(
-        scores,
-        files[0],
-        DEMO_VISITS,
-        out / "lists",
-        members=files[1],
-        public_lists=False,
-        form="odk",
-        model=scored.model,
-        seed=seed,
-    )
+    with open_ledger(out / "cases.db") as ledger:
+        listed = list_round(
+            ledger, scores, files[0], DEMO_VISITS, out / "lists", members=files[1], public_lists=False, form="odk",
+            model=scored.model, seed=seed, listed_on=batch.reference_date,
+        )  # fmt: skip
+    lists = listed.lists
     audit = int(lists.ranked["audit"].sum())
     outputs.append((f"{len(lists.ranked)} visits ({audit} random audit) in {len(lists.paths)} files", out / "lists"))
+    outputs.append((f"case ledger: round {listed.label}, {len(lists.ranked)} cases", out / "cases.db"))
 
     step("writing the audit report")
     outputs.append(("audit report", write_report(scored.model, out / "report.html", scores=scores)))

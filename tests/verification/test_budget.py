@@ -300,7 +300,7 @@ def test_ranked_rows_by_hand():
         ["inclusion", "B", "iB1-0", 1, False, 1.0],
         ["inclusion", "B", "iB1-1", 2, False, 1.0],
     ]
-    added = ["benefit_at_stake_rp", "expected_error", "expected_value_rp", "audit", "selection_probability"]
+    added = ["benefit_at_stake_rp", "expected_error", "expected_value_rp", "audit", "explore", "selection_probability"]
     assert list(ranked.columns) == ["list", *scores.columns, *added, "unit", "rank"]
     many = _scores(300, 3, 2, seed=0)  # the default seed is 0
     pd.testing.assert_frame_equal(rank_for_verification(many, 60), rank_for_verification(many, 60, seed=0))

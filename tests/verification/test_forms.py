@@ -95,8 +95,8 @@ def test_submissions_read_back_into_outcomes(visits, tmp_path, joiner):
 
 def test_rank_writes_the_form_with_the_lists(visits, tmp_path):
     reg, ranked, _, _ = visits
-    scores = ranked.drop(columns=["list", "unit", "rank", "audit", "selection_probability", "benefit_at_stake_rp",
-                                  "expected_error", "expected_value_rp"])  # fmt: skip
+    scores = ranked.drop(columns=["list", "unit", "rank", "audit", "explore", "selection_probability",
+                                  "benefit_at_stake_rp", "expected_error", "expected_value_rp"])  # fmt: skip
     scores.to_parquet(tmp_path / "scores.parquet")
     reg.families.to_parquet(tmp_path / "families.parquet")
     args = ["rank", "--scores", str(tmp_path / "scores.parquet"), "--families", str(tmp_path / "families.parquet")]

@@ -16,13 +16,16 @@ from pkh_targeting.exceptions import SchemaError
 from pkh_targeting.modeling import candidates
 from pkh_targeting.verification import (
     HEADERS,
+    audit_margins,
     benefit_at_stake,
+    estimate_errors,
     meeting_agenda,
     public_list,
     rank_for_verification,
     summarize_lists,
     write_field_lists,
 )
+from pkh_targeting.verification._ranking import pps_sample
 
 
 @pytest.fixture(scope="module")
@@ -331,3 +334,50 @@ def test_summary_by_hand(batch):
         if len(visits):
             assert row.gain_vs_random == pytest.approx(row.expected_errors_found / row.expected_errors_random)
     assert summary.audit_visits.dtype == "int64" and summary.audit_visits.sum() == 60
+
+
+def test_pps_sample_draws_with_the_probabilities_it_records():
+    size = np.array([5.0, 1, 1, 1, 2, 0, 10, 0.5])
+    rng = np.random.default_rng(0)
+    hits = np.zeros(len(size))
+    for _ in range(20_000):
+        chosen, pi = pps_sample(size, 3, rng)
+        assert len(chosen) == 3 and len(set(chosen)) == 3
+        hits[chosen] += 1
+    assert pi[6] == 1.0 and pi[5] == 0.0 and np.isclose(pi.sum(), 3)  # the largest is certain
+    assert np.allclose(pi[~np.isin(np.arange(8), [5, 6])], size[~np.isin(np.arange(8), [5, 6])] * 2 / 10.5)
+    assert np.allclose(hits / 20_000, pi, atol=0.015)
+
+
+def test_exploration_visits_are_drawn_where_the_model_is_least_sure(batch):
+    _, scores = batch
+    plain = rank_for_verification(scores, 200, seed=4)
+    r = rank_for_verification(scores, 200, seed=4, explore_share=0.2)
+    assert len(r) == 200 and r.family_id.is_unique
+    assert r.explore.sum() == 40 and r.audit.sum() == plain.audit.sum() == 20 and not (r.explore & r.audit).any()
+    ex = r[r.explore]
+    p = ex.error_score.to_numpy()
+    assert (ex.selection_probability < 1).all()
+    # proportional to p (1 - p) within each list: the ratio is one constant per list
+    for t, g in ex.groupby("list"):
+        ratio = g.selection_probability / (g.error_score * (1 - g.error_score))
+        assert np.allclose(ratio, ratio.iloc[0])
+    assert abs(p - 0.5).mean() < abs(r.loc[~r.explore & ~r.audit, "error_score"] - 0.5).mean()
+    # the ranked visits are the best ones still; the audit's probability covers every family not ranked
+    ranked = r[~r.explore & ~r.audit]
+    assert set(ranked.family_id) <= set(plain.loc[~plain.audit, "family_id"])
+    margins = audit_margins(r, scores).set_index("list")["left_out"]
+    pool = candidates(scores).error_type.value_counts()
+    assert (margins == pool[margins.index] - ranked.list.value_counts()[margins.index]).all()
+
+
+def test_exploration_results_stay_out_of_the_ranked_precision(batch):
+    reg, scores = batch
+    r = rank_for_verification(scores, 200, seed=4, explore_share=0.2)
+    truth = reg.truth.set_index("family_id")["eligible"]
+    res = pd.DataFrame({"family_id": r.family_id, "result_raw": "x", "language": "en"})
+    res["result"] = np.where(r.family_id.map(truth), "eligible", "not eligible")
+    est = estimate_errors(r, res)
+    ranked = r[~r.explore & ~r.audit]
+    assert est["inclusion_ranked_with_result"] == (ranked.list == "inclusion").sum()
+    assert est["exclusion_ranked_with_result"] == (ranked.list == "exclusion").sum()

@@ -21,7 +21,7 @@ from ._store import Ledger, content_sha256, recorder, row_key
 # what the ledger keeps of a family besides the scores' region codes: what the lists carry
 CASE_FIELDS = ["head_name", "address", "province_name", "regency_name", "district_name", "village_name"]
 _SCORED = ["receives_pkh", "error_type", "error_score", "p_eligible", "n_components", "benefit_rp", "reasons"]
-_LISTED = ["rank", "audit", "selection_probability", "unit", "expected_value_rp"]
+_LISTED = ["rank", "audit", "explore", "selection_probability", "unit", "expected_value_rp"]
 
 
 @dataclass

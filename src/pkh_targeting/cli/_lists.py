@@ -56,6 +56,9 @@ def rank(
     by: Annotated[str, typer.Option(help="district_code or village_code.")] = "district_code",
     audit_share: Annotated[float, typer.Option(min=0, max=0.99, help="Share of visits drawn at random.")] = 0.1,
     audit_margin: AuditMarginOption = None,
+    explore_share: Annotated[
+        float, typer.Option(min=0, max=0.9, help="Share of visits drawn where the model is least sure (recorded).")
+    ] = 0.0,
     confidence: Annotated[float, typer.Option(min=0.5, max=0.999, help="Confidence of the audit margins.")] = 0.95,
     inclusion_share: Annotated[float, typer.Option(min=0, max=1, help="Share of visits for the inclusion list.")] = 0.5,
     priority: Annotated[str, typer.Option(help="value (probability x rupiah) or probability.")] = "value",
@@ -95,6 +98,7 @@ def rank(
         options.update(model=load_model(model) if model else None, reference_date=reference_date)
         options.update(audit_margin=audit_margin, confidence=confidence, meeting_size=meeting_size if meeting else None)
         ranking = dict(by=by, audit_share=audit_share, inclusion_share=inclusion_share, priority=priority, seed=seed)
+        ranking["explore_share"] = explore_share
         rounds = dict(cool_off_months=cool_off_months, rules=rules)
         lists = _lists(cases, rounds, scores, families, budget, out, **options, **ranking)
     if cases is not None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import pandas as pd
 
@@ -267,7 +269,7 @@ _TAILS = ("maju", "jaya", "sari", "makmur", "mulya", "rahayu", "asih", "wangi", 
 
 def _made_up_name(code: str) -> str:
     """A place name built from the code alone (the same code, the same name, in every registry)."""
-    h = int.from_bytes(code.encode()[-8:].rjust(8, b"\0"), "big") * 2654435761
+    h = int.from_bytes(hashlib.blake2b(code.encode(), digest_size=8).digest(), "big")
     return _HEADS[h % len(_HEADS)] + _TAILS[(h // len(_HEADS)) % len(_TAILS)]
 
 

@@ -37,7 +37,7 @@ def _ages(members: pd.DataFrame, old_ref, new_ref, rng) -> np.ndarray:
     return np.where(ok, np.maximum(years, age), fallback).astype(int)
 
 
-def _births(true: pd.DataFrame, families: pd.DataFrame, ref, rng) -> pd.DataFrame:
+def _births(true: pd.DataFrame, families: pd.DataFrame, ref, round_no: int, rng) -> pd.DataFrame:
     """Babies born this quarter, one row each in the members' columns."""
     mothers = true[~true["died"] & (true["sex"] == 2) & true["age"].between(15, 44) & true["relationship"].isin([1, 2])]
     fam = mothers["family_id"].drop_duplicates()
@@ -48,7 +48,9 @@ def _births(true: pd.DataFrame, families: pd.DataFrame, ref, rng) -> pd.DataFram
     kids = template.loc[template.index.repeat(len(born))].reset_index(drop=True)
     sex = rng.integers(1, 3, len(born))
     district = families.set_index("family_id")["district_code"].reindex(born).to_numpy()
-    nik = pd.Series(make_niks(district.astype(str), np.zeros(len(born), int), sex, ref, rng), dtype="string")
+    stem = pd.Series(make_niks(district.astype(str), np.zeros(len(born), int), sex, ref, rng)).str.slice(0, 12)
+    serial = 5000 + 300 * (round_no % 16) + stem.groupby(stem).cumcount()  # serials of their own: no NIK twice
+    nik = pd.Series(stem + serial.map("{:04d}".format), dtype="string")
     next_no = true.groupby("family_id")["member_no"].max().reindex(born).to_numpy() + 1
     kids = kids.assign(
         family_id=born, member_no=next_no, sex=sex, age=0, relationship=3, marital_status=1, pregnant=False,
@@ -92,11 +94,13 @@ def _applied(families: pd.DataFrame, decisions, share: float, rng) -> np.ndarray
     receives = families["receives_pkh"].to_numpy(dtype=bool).copy()
     if decisions is None or not len(decisions):
         return receives
+    u = rng.random(len(families))  # one draw per family, whatever the decisions: the rest of the quarter is the same
     d = decisions.drop_duplicates("family_id", keep="last")
-    d = d[d["decision"].isin(["remove", "add"]) & (rng.random(len(d)) < share)]
-    where = families["family_id"].reset_index(drop=True)
-    at = pd.Index(where).get_indexer(d["family_id"])
-    receives[at[at >= 0]] = (d["decision"].to_numpy() == "add")[at >= 0]
+    d = d[d["decision"].isin(["remove", "add"])]
+    at = pd.Index(families["family_id"]).get_indexer(d["family_id"])
+    d, at = d[at >= 0], at[at >= 0]
+    applied = u[at] < share
+    receives[at[applied]] = d["decision"].to_numpy()[applied] == "add"
     return receives
 
 
@@ -109,7 +113,7 @@ def next_round(reg, decisions=None, *, apply_share: float = 0.7, rules="pkh-2025
     ref = (pd.Timestamp(old_ref) + pd.DateOffset(months=QUARTER)).date()
     true, members, families = reg.member_truth.copy(), reg.members.copy(), reg.families.copy()
     true["age"], members["age"] = _ages(true, old_ref, ref, rng), _ages(members, old_ref, ref, rng)
-    babies = _births(true, families, ref, rng)
+    babies = _births(true, families, ref, k, rng)
     dying = ~true["died"].to_numpy() & deaths_since_registry(true["age"].to_numpy(), 0.06 / 4, rng)
     true.loc[dying, "died"] = True
     dead = true[dying]
@@ -121,7 +125,7 @@ def next_round(reg, decisions=None, *, apply_share: float = 0.7, rules="pkh-2025
     members = members.sort_values(["family_id", "member_no"], ignore_index=True)
     size = families["family_id"].map(members.groupby("family_id").size())
     families["n_members"] = size.astype(families["n_members"].dtype)
-    families["receives_pkh"] = _applied(families, decisions, apply_share, rng)
+    families["receives_pkh"] = _applied(families, decisions, apply_share, np.random.default_rng([reg.seed, 102, k]))
     true = pd.concat([true, babies], ignore_index=True).sort_values(["family_id", "member_no"], ignore_index=True)
     records, record_truth = _death_records(dead, families, old_ref, ref, reg.seed * 100 + k, rng)
     truth = _truth(reg.truth, families, true, load_rules(rules), rng)

@@ -90,7 +90,8 @@ def audit_margins(ranked: pd.DataFrame, scores: pd.DataFrame, *, confidence: flo
     for t, d in _denominators(scores).items():
         mine = ranked[ranked["list"] == t]
         n = int(mine["audit"].sum())
-        left_out = int((scores["error_type"] == t).sum()) - int((~mine["audit"]).sum())
+        chosen = ~mine["audit"] & ~(mine["explore"].astype(bool) if "explore" in mine else False)
+        left_out = int((scores["error_type"] == t).sum()) - int(chosen.sum())
         margin = rate_margin(n, left_out, confidence)
         rows.append(
             {

@@ -162,8 +162,9 @@ def estimate_errors(ranked: pd.DataFrame, results: pd.DataFrame, *, n_boot: int 
     out["visited"] = int(r["result"].notna().sum())
     out["not_found_or_moved"] = int(r["result"].isin(["not found", "moved"]).sum())
     err = np.where(r["list"] == "inclusion", r["result"] == "not eligible", r["result"] == "eligible")
+    drawn_at_random = r["audit"] | (r["explore"].fillna(False).astype(bool) if "explore" in r else False)
     for t in ("inclusion", "exclusion"):
-        m = (r["list"] == t) & ~r["audit"] & known
+        m = (r["list"] == t) & ~drawn_at_random & known
         out[f"{t}_precision_ranked"] = float(err[m].mean()) if m.any() else None
         out[f"{t}_ranked_with_result"] = int(m.sum())
     rng = np.random.default_rng(seed)
@@ -171,7 +172,7 @@ def estimate_errors(ranked: pd.DataFrame, results: pd.DataFrame, *, n_boot: int 
 
     ranked_errors, ranked_known, rest = {}, {}, {}
     for t in ERROR_TYPES:
-        rank = (r["list"] == t) & ~r["audit"] & known
+        rank = (r["list"] == t) & ~drawn_at_random & known
         ranked_errors[t], ranked_known[t] = float(err[rank].sum()), float(rank.sum())
         p_audit = r.loc[(r["list"] == t) & r["audit"], "selection_probability"]
         n_drawn = int(((r["list"] == t) & r["audit"]).sum())

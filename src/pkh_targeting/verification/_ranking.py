@@ -17,6 +17,7 @@ def rank_for_verification(
     inclusion_share: float | None = 0.5,
     priority: str = "value",
     min_per_unit: int = 1,
+    explore_share: float = 0.0,
     seed: int = 0,
 ) -> pd.DataFrame:
     """Choose the families to visit within ``budget`` visits, per district (or village).
@@ -43,25 +44,33 @@ def rank_for_verification(
         the errors expected there, while the budget allows: with more units than visits, units are
         served in order of what their first visit is worth and the rest get none
         (`summarize_lists` lists them with 0 visits). The budget is never exceeded.
+    explore_share : float, default=0.0
+        Share of the budget spent where the model is least sure: drawn, after the audit sample, from
+        the families neither ranked nor audited with probabilities proportional to ``p (1 - p)``
+        (systematic PPS), each recorded as ``selection_probability`` (``explore`` True). Their results
+        teach the next model most; the audit sample still estimates the error rates unbiased.
     seed : int, default=0
 
     Returns
     -------
     DataFrame, one row per family to visit: ``list`` (inclusion/exclusion), the unit, ``rank`` within
-    the unit's list (audit rows last), ``audit``, ``selection_probability`` (1 for ranked families),
+    the unit's list (exploration, then audit rows last), ``audit``, ``explore``, ``selection_probability``
+    (1 for ranked families),
     ``expected_error``, ``benefit_at_stake_rp``, ``expected_value_rp`` and the scores' columns.
     Ties are broken by family_id, so the same scores and seed give the same list.
     """
     _check_params(by, priority, audit_share, budget)
+    if not 0 <= explore_share < 1 - audit_share:
+        raise ValueError(f"explore_share must be in [0, 1 - audit_share), got {explore_share}.")
     scores = candidates(scores)
     s, key = _ranking_frame(scores, by, priority)
     lists = {t: s[s["error_type"] == t] for t in ERROR_TYPES}
-    per_list, audit_per_list = _split_budget(lists, key, budget, audit_share, inclusion_share)
+    per_list, audit_per_list = _split_budget(lists, key, budget, audit_share + explore_share, inclusion_share)
     rng = np.random.default_rng(seed)
-    out = [
-        _choose(lists[t], t, by, key, int(n_ranked), int(n_audit), min_per_unit, rng)
-        for t, n_ranked, n_audit in zip(ERROR_TYPES, per_list, audit_per_list)
-    ]
+    out = []
+    for t, n_ranked, n_drawn in zip(ERROR_TYPES, per_list, audit_per_list):
+        n_explore = int(round(n_drawn * explore_share / (audit_share + explore_share))) if n_drawn else 0
+        out.append(_choose(lists[t], t, by, key, int(n_ranked), int(n_drawn) - n_explore, min_per_unit, rng, n_explore))
     return _assemble(pd.concat(out), scores, by, key)
 
 
@@ -77,7 +86,7 @@ def meeting_agenda(scores: pd.DataFrame, per_village: int = 20, *, min_error: fl
     s, key = _ranking_frame(scores, "village_code", "value")
     s = s[s["error_score"] >= min_error].sort_values([key, "family_id"], ascending=[False, True], kind="stable")
     chosen = s[s.groupby("village_code", observed=True).cumcount() < per_village]
-    chosen = chosen.assign(audit=False, selection_probability=1.0)
+    chosen = chosen.assign(audit=False, explore=False, selection_probability=1.0)
     chosen.insert(0, "list", chosen["error_type"].to_numpy())
     res = _assemble(chosen, scores, "village_code", key)
     res = res.sort_values(
@@ -90,9 +99,11 @@ def meeting_agenda(scores: pd.DataFrame, per_village: int = 20, *, min_error: fl
 def _assemble(chosen: pd.DataFrame, scores: pd.DataFrame, by: str, key: str) -> pd.DataFrame:
     """The chosen visits in list, unit and rank order, with all the scores' columns back."""
     res = chosen.sort_values(
-        ["list", by, "audit", key, "family_id"], ascending=[True, True, True, False, True], kind="stable"
+        ["list", by, "audit", "explore", key, "family_id"],
+        ascending=[True, True, True, True, False, True],
+        kind="stable",
     )
-    added = ["benefit_at_stake_rp", "expected_error", "expected_value_rp", "audit", "selection_probability"]
+    added = ["benefit_at_stake_rp", "expected_error", "expected_value_rp", "audit", "explore", "selection_probability"]
     res = pd.concat(
         [
             res[["list"]].reset_index(drop=True),
@@ -148,9 +159,9 @@ def _split_budget(lists: dict, key: str, budget: int, audit_share: float, inclus
     return per_list, audit_per_list
 
 
-def _choose(d, t: str, by: str, key: str, n_ranked: int, n_audit: int, min_per_unit: int, rng) -> pd.DataFrame:
-    """One list's visits: the highest ``key`` per unit within the unit's share, and a random audit
-    sample of the rest with its selection probability."""
+def _choose(d, t, by, key, n_ranked: int, n_audit: int, min_per_unit: int, rng, n_explore: int = 0) -> pd.DataFrame:
+    """One list's visits: the highest ``key`` per unit within the unit's share, a random audit sample
+    of the rest with its selection probability, and an exploration sample of what is left."""
     d = d.sort_values([key, "family_id"], ascending=[False, True], kind="stable")
     units = d.groupby(by, observed=True)
     sizes = units.size()
@@ -161,14 +172,41 @@ def _choose(d, t: str, by: str, key: str, n_ranked: int, n_audit: int, min_per_u
     alloc = np.zeros(len(d[by].cat.categories) + 1, int)  # the last for families of no unit: none
     alloc[sizes.index.codes] = largest_remainder(expected, n_ranked, floor, sizes.to_numpy(), order)
     chosen = units.cumcount().to_numpy() < alloc[d[by].cat.codes.to_numpy()]
-    ranked = d[chosen].assign(audit=False, selection_probability=1.0)
+    ranked = d[chosen].assign(audit=False, explore=False, selection_probability=1.0)
     rest = d[~chosen]
     n_audit = min(n_audit, len(rest))
     pick = rng.choice(len(rest), n_audit, replace=False) if n_audit else np.array([], int)
-    audit = rest.iloc[np.sort(pick)].assign(audit=True, selection_probability=n_audit / max(len(rest), 1))
-    both = pd.concat([ranked, audit])
+    audit = rest.iloc[np.sort(pick)].assign(
+        audit=True, explore=False, selection_probability=n_audit / max(len(rest), 1)
+    )
+    left = rest.drop(rest.index[pick])
+    p = left["error_score"].to_numpy()
+    found, pi = pps_sample(p * (1 - p), n_explore, rng)
+    explore = left.iloc[found].assign(audit=False, explore=True, selection_probability=pi[found])
+    both = pd.concat([ranked, audit, explore])
     both.insert(0, "list", t)
     return both
+
+
+def pps_sample(size, n: int, rng) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` units drawn with inclusion probabilities proportional to ``size`` (capped at one), by
+    systematic sampling on a random order: the chosen positions (sorted), and every unit's probability."""
+    size = np.asarray(size, dtype=float)
+    n = int(min(n, (size > 0).sum()))
+    pi = np.zeros(len(size))
+    if n <= 0:
+        return np.array([], int), pi
+    certain = np.zeros(len(size), bool)
+    while True:  # units whose share reaches one are taken for certain, the rest share what is left
+        pi[~certain] = size[~certain] * (n - certain.sum()) / size[~certain].sum()
+        pi[certain] = 1.0
+        if not (pi[~certain] > 1).any():
+            break
+        certain |= pi > 1
+    order = rng.permutation(len(size))
+    edges = np.cumsum(pi[order])
+    hits = np.searchsorted(edges, rng.random() + np.arange(n), side="right")
+    return np.sort(order[np.minimum(hits, len(size) - 1)]), pi
 
 
 def summarize_lists(ranked: pd.DataFrame, scores: pd.DataFrame, *, by: str = "district_code") -> pd.DataFrame:
