@@ -36,10 +36,10 @@ def test_a_quarter_later(reg):
     assert merged["age"].ge(merged["age_before"]).all() and merged["age"].gt(merged["age_before"]).mean() > 0.15
     assert not (nxt.truth["consumption_per_capita"] == reg.truth["consumption_per_capita"]).all()
     assert nxt.truth["eligible"].ne(reg.truth["eligible"]).sum() > 10
-    new_deaths = nxt.registry_records.iloc[len(reg.registry_records):]
+    new_deaths = nxt.registry_records.iloc[len(reg.registry_records) :]
     assert len(new_deaths) and (new_deaths["source"] == "death").all()
     assert (new_deaths["as_of"] > pd.Timestamp(REF)).all()
-    assert (nxt.community_reports.iloc[len(reg.community_reports):]["reported_on"] > pd.Timestamp(REF)).all()
+    assert (nxt.community_reports.iloc[len(reg.community_reports) :]["reported_on"] > pd.Timestamp(REF)).all()
     # four quarters on, the records still pass the contract without a single quarantined row
     later = nxt.next_round().next_round().next_round()
     res = validate_records(later.families, later.members, reference_date=later.reference_date)
