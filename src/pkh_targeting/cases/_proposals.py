@@ -22,15 +22,16 @@ _GROUNDS = {
     "remove": "Hasil verifikasi lapangan: tidak layak",
     "add": "Hasil verifikasi lapangan: layak, belum menerima",
 }
-# column: (header, printed width in characters)
+# column: (header, printed width in characters; None: in the CSV only, the sheet's title names the village)
 COLUMNS = {
-    "no": ("No", 4), "kind": ("Jenis usulan", 16), "family_id": ("ID keluarga", 16),
-    "head_name": ("Nama kepala keluarga", 22), "address": ("Alamat", 30), "village": ("Desa/Kelurahan", 16),
-    "district": ("Kecamatan", 14), "status": ("Status PKH saat ini", 14), "grounds": ("Dasar usulan", 30),
-    "result": ("Hasil verifikasi", 12), "visited_on": ("Tanggal kunjungan", 14),
-    "minutes": ("Nomor berita acara", 26), "photo": ("Berkas foto", 18), "location": ("Titik lokasi", 20),
-    "officer": ("Petugas", 16),
+    "no": ("No", 4), "kind": ("Jenis usulan", 13), "family_id": ("ID keluarga", 14),
+    "head_name": ("Nama kepala keluarga", 16), "address": ("Alamat", 18), "village": ("Desa/Kelurahan", None),
+    "district": ("Kecamatan", None), "status": ("Status PKH saat ini", 11), "grounds": ("Dasar usulan", 20),
+    "result": ("Hasil verifikasi", 10), "visited_on": ("Tanggal kunjungan", 11),
+    "minutes": ("Nomor berita acara", 24), "photo": ("Berkas foto", 13), "location": ("Titik lokasi", 12),
+    "officer": ("Petugas", 12),
 }  # fmt: skip
+PRINTED = [c for c, (_, width) in COLUMNS.items() if width]
 
 
 def proposals(ledger: Ledger) -> pd.DataFrame:
@@ -76,9 +77,9 @@ def _workbook(p: pd.DataFrame, on: dt.date) -> Workbook:
                "Memuat data pribadi: jangan disebarkan."])  # fmt: skip
     ws["A1"].font = Font(bold=True, size=12)
     ws.append([])
-    ws.append([h for h, _ in COLUMNS.values()])
+    ws.append([COLUMNS[c][0] for c in PRINTED])
     thin = Side(style="thin")
-    body = neutralize_formulas(p.assign(no=range(1, len(p) + 1))[list(COLUMNS)])
+    body = neutralize_formulas(p.assign(no=range(1, len(p) + 1))[PRINTED])
     for row in body.itertuples(index=False):
         ws.append(["" if pd.isna(v) else v for v in row])
     for row in ws.iter_rows(min_row=4, max_row=ws.max_row):
@@ -86,8 +87,11 @@ def _workbook(p: pd.DataFrame, on: dt.date) -> Workbook:
             cell.border = Border(left=thin, right=thin, top=thin, bottom=thin)
             cell.alignment = Alignment(wrap_text=True, vertical="top")
             cell.font = Font(bold=cell.row == 4, size=10)
-    for j, (_, width) in enumerate(COLUMNS.values(), start=1):
-        ws.column_dimensions[ws.cell(row=4, column=j).column_letter].width = width
+    for j, column in enumerate(PRINTED, start=1):
+        ws.column_dimensions[ws.cell(row=4, column=j).column_letter].width = COLUMNS[column][1]
+    for row in ws.iter_rows(min_row=4, max_row=ws.max_row):  # wrapped text needs its lines' height
+        lines = max(-(-len(str(c.value or "")) // (COLUMNS[col][1] - 1)) for c, col in zip(row, PRINTED))
+        ws.row_dimensions[row[0].row].height = 13.5 * max(lines, 1)
     ws.freeze_panes, ws.print_title_rows = "A5", "4:4"
     ws.page_setup.orientation, ws.page_setup.paperSize = "landscape", ws.PAPERSIZE_A4
     ws.page_setup.fitToWidth, ws.page_setup.fitToHeight = 1, 0
