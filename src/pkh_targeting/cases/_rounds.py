@@ -50,9 +50,8 @@ def settled_families(
     status = s["family_id"].map(now).astype("boolean")
     # a change of status is news, unless it is the office's own decision applied
     applied = ((s["decision"] == "remove") & ~status) | ((s["decision"] == "add") & status)
-    new[(status.notna() & (status != s["receives_pkh"].astype("boolean")) & ~applied.fillna(False)).to_numpy()] = (
-        "status"
-    )
+    changed = status.notna() & (status != s["receives_pkh"].astype("boolean")) & ~applied.fillna(False)
+    new[changed.to_numpy()] = "status"
     for what, table, date, kept in (
         ("registry record", links, "as_of", "member_no"),
         ("community report", reports, "reported_on", None),
@@ -106,16 +105,16 @@ def list_round(
     """
     listed_on = pd.Timestamp(listed_on or dt.date.today()).date()
     s = scores if isinstance(scores, pd.DataFrame) else read_scores(scores)
-    if cool_off_months is None:  # the rules the batch was scored under, unless others are given
-        cool_off_months = load_rules(rules or s["rules_version"].iloc[0]).verification.cool_off_months
     months = cool_off_months
+    if months is None:  # the rules the batch was scored under, unless others are given
+        months = load_rules(rules or s["rules_version"].iloc[0]).verification.cool_off_months
     links, reports = _batch_table(scores, LINKS), _batch_table(scores, REPORTS)
-    known = ledger.events(s["family_id"])
-    settled = settled_families(case_states(known), s, listed_on, months, links=links, reports=reports)
+    # every case the ledger holds (far fewer than a batch's families); those not in the batch are no candidates
+    settled = settled_families(case_states(ledger.events()), s, listed_on, months, links=links, reports=reports)
     left_out = settled[settled["new_evidence"].isna()]
     made = make_lists(scores, families, budget, out, exclude=left_out["family_id"], **lists)
     sha = _scores_sha(scores)
-    settings = {k: lists.get(k) for k in ("by", "audit_share", "inclusion_share", "priority", "seed")}
+    settings = {k: lists.get(k) for k in ("by", "audit_share", "inclusion_share", "priority", "explore_share", "seed")}
     listing = [sha, budget, settings, months, sorted(left_out["family_id"])]  # the same listing: the same round
     label = label or f"{listed_on:%Y%m%d}-{content_sha256(listing)[:8]}"
     round_id = _round_id(ledger, label, sha, listed_on, recorded_by, made, budget, months, left_out, lists)

@@ -16,7 +16,8 @@ The rules, in the order the fold applies them:
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import asdict, dataclass, field
+from collections import defaultdict
+from dataclasses import dataclass, field
 
 import pandas as pd
 
@@ -175,7 +176,8 @@ def _stage(out: dict, by_kind: dict) -> str:
 def case_states(events: pd.DataFrame) -> pd.DataFrame:
     """`case_state` of every case in ``events``, one row per family (in family_id order)."""
     columns = list(CaseState.__dataclass_fields__)
-    if not len(events):
-        return pd.DataFrame(columns=columns)
-    rows = [asdict(case_state(g)) for _, g in events.sort_values("id").groupby("family_id", sort=True)]
+    by_family = defaultdict(list)
+    for e in events.sort_values("id").to_dict("records") if len(events) else []:
+        by_family[e["family_id"]].append(e)
+    rows = [vars(case_state(by_family[f])) for f in sorted(by_family)]
     return pd.DataFrame(rows, columns=columns)
