@@ -2,7 +2,7 @@
 
 The house, one room per concept, data flowing one way::
 
-    records -> (linkage, rules) -> features -> modeling -> scoring -> verification
+    records -> (linkage, rules) -> features -> modeling -> scoring -> verification -> cases
                                  (reporting, tracking read what these produce; jobs and cli call them)
 """
 
