@@ -11,9 +11,11 @@ from typer.testing import CliRunner
 from pkh_targeting.cli import app
 from pkh_targeting.modeling import candidates
 from pkh_targeting.verification import (
+    HEADERS,
     estimate_errors,
     outcomes_for_retraining,
     rank_for_verification,
+    read_feedback,
     read_results,
     write_field_lists,
 )
@@ -262,3 +264,42 @@ def test_estimate_errors_by_hand():
     )
     assert only["exclusion_precision_ranked"] is None and only["leakage"] == pytest.approx(0.5)
     assert only["families_estimated"] == {"inclusion": 22.0, "exclusion": 0.0} and only["undercoverage"] == 0.0
+
+
+def _lists_folder(tmp_path, fids):
+    ranked = pd.DataFrame({"family_id": fids, "list": "inclusion", "audit": False, "explore": False,
+                           "selection_probability": 1.0})  # fmt: skip
+    (tmp_path / "lists").mkdir()
+    ranked.to_parquet(tmp_path / "lists" / "ranked.parquet")
+    return tmp_path / "lists"
+
+
+def test_csv_as_excel_saves_it_anywhere_is_read(tmp_path):
+    h = HEADERS["id"]
+    df = pd.DataFrame({h["family_id"]: ["F1", "F2"], "Nama kepala keluarga": ["Bâmbang", "Sîti"],
+                       h["result"]: ["layak", "tidak layak"]})  # fmt: skip
+    for name, sep, encoding in (("semi.csv", ";", "cp1252"), ("tab.csv", "\t", "utf-8"), ("comma.csv", ",", "cp1252")):
+        df.to_csv(tmp_path / name, sep=sep, index=False, encoding=encoding)
+        got = read_results(tmp_path / name)
+        assert got["family_id"].tolist() == ["F1", "F2"], name
+        assert got["result"].tolist() == ["eligible", "not eligible"], name
+
+
+def test_an_unreadable_file_is_named_and_the_others_are_read(tmp_path):
+    lists = _lists_folder(tmp_path, ["F1", "F2"])
+    h = HEADERS["id"]
+    pd.DataFrame({h["family_id"]: ["F1", "F2"], h["result"]: ["tidak layak", "layak"]}).to_csv(
+        tmp_path / "good.csv", sep=";", index=False
+    )
+    (tmp_path / "broken.xlsx").write_bytes(b"not a workbook")
+    pd.DataFrame({"x": [1]}).to_csv(tmp_path / "no_header.csv", index=False)
+    est, _ = read_feedback(lists, [tmp_path / "good.csv", tmp_path / "broken.xlsx", tmp_path / "no_header.csv"])
+    skipped = sorted(u["file"] for u in est["unreadable"])
+    assert skipped == [str(tmp_path / "broken.xlsx"), str(tmp_path / "no_header.csv")]
+    assert est["visited"] == 2 and est["inclusion_precision_ranked"] == 0.5
+    outcomes = pd.read_csv(lists / "verified_outcomes.csv", encoding="utf-8-sig")
+    assert outcomes["family_id"].tolist() == ["F1", "F2"]
+    res = CliRunner().invoke(app, ["feedback", "--lists", str(lists), "--results", str(tmp_path / "good.csv"),
+                                   str(tmp_path / "broken.xlsx")])  # fmt: skip
+    assert res.exit_code == 1 and "broken.xlsx was not read" in " ".join(res.output.split())
+    assert "visited" in res.output  # the good file was read and reported

@@ -15,8 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..records.lineage import file_sha256
-from ..verification import bad_results, read_results
-from ..verification._lists import result_files
+from ..verification import bad_results, read_result_files
 from ._state import RESULTS, case_states
 from ._store import Ledger, recorder, row_key
 
@@ -34,6 +33,7 @@ class RecordedResults:
     unknown_families: pd.DataFrame
     bad: pd.DataFrame
     conflicts: pd.DataFrame
+    unreadable: list  # files that could not be read (``file, problem``), skipped
 
 
 def _visit_date(rows: pd.DataFrame, fallback: dt.date) -> list:
@@ -72,11 +72,12 @@ def visit_events(results: pd.DataFrame, source: str, sha: str, recorded_by: str,
 
 def record_results(ledger: Ledger, results, *, recorded_by: str | None = None) -> RecordedResults:
     """Record the visits of returned lists and form exports (files, or folders of them; see
-    `read_results`) in ``ledger``. Importing the same file twice changes nothing."""
+    `read_results`) in ``ledger``. Importing the same file twice changes nothing; a file that cannot
+    be read is skipped and named in ``unreadable``."""
     by, today = recorder(recorded_by), dt.date.today()
     events, bad = [], []
-    for path in result_files(results):
-        res = read_results(path)
+    read, unreadable = read_result_files(results)
+    for path, res in read:
         bad.append(bad_results(res).assign(file=Path(path).name))
         events.append(visit_events(res, Path(path).name, file_sha256(path), by, today))
     events = pd.concat([e for e in events if len(e)] or [pd.DataFrame(columns=["family_id", "key"])])
@@ -90,6 +91,7 @@ def record_results(ledger: Ledger, results, *, recorded_by: str | None = None) -
         unknown_families=unknown.reset_index(drop=True),
         bad=pd.concat(bad, ignore_index=True) if bad else pd.DataFrame(),
         conflicts=conflicts(ledger, events.loc[mine, "family_id"]),
+        unreadable=unreadable,
     )
 
 

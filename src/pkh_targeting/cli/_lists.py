@@ -229,6 +229,10 @@ def feedback(
     console.print(
         f"verified_outcomes.csv (for retraining), bad_results.csv and feedback.json written to [bold]{out or lists}[/]"
     )
+    for u in est["unreadable"]:  # the others were read; the command still fails, so that nobody misses it
+        err_console.print(f"[bold red]error:[/] {u['file']} was not read: {u['problem']}", highlight=False)
+    if est["unreadable"]:
+        raise typer.Exit(1)
 
 
 def _record_results(cases, files, out: Path) -> None:

@@ -5,7 +5,7 @@ from ._explain_lists import explain_lists
 from ._feedback import bad_results, counted_results, estimate_errors, outcomes_for_retraining, read_results
 from ._field_lists import HEADERS, RESULT_CODES, field_table, public_list, write_field_lists, write_public_lists
 from ._forms import write_field_form
-from ._lists import Lists, make_lists, read_feedback, read_ranked
+from ._lists import Lists, make_lists, read_feedback, read_ranked, read_result_files
 from ._ranking import benefit_at_stake, meeting_agenda, rank_for_verification, summarize_lists
 from ._reports import QUEUE_COLUMNS, rank_reports, report_outcomes, reports_answered
 
@@ -34,6 +34,7 @@ __all__ = [
     "reports_answered",
     "read_feedback",
     "read_ranked",
+    "read_result_files",
     "read_results",
     "summarize_lists",
     "write_field_form",

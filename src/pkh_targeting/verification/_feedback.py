@@ -3,6 +3,8 @@ error rates."""
 
 from __future__ import annotations
 
+import csv
+import io
 from pathlib import Path
 
 import numpy as np
@@ -102,7 +104,7 @@ def read_results(path) -> pd.DataFrame:
         sheets = pd.read_excel(path, sheet_name=None, header=None, dtype=object)
         frames = [(name, _header_frame(df, f"{path}:{name}")) for name, df in sheets.items()]
     elif path.suffix.lower() == ".csv":
-        raw = pd.read_csv(path, header=None, dtype=str, encoding="utf-8-sig")
+        raw = _returned_csv(path)
         submitted = _submissions(raw.iloc[1:].set_axis(raw.iloc[0].tolist(), axis=1)) if len(raw) else None
         if submitted is not None:
             submitted["result"] = submitted["result_raw"].str.lower().map(_RESULTS)
@@ -114,6 +116,27 @@ def read_results(path) -> pd.DataFrame:
     out = out.dropna(subset=["family_id"])
     out["result"] = out["result_raw"].str.lower().map(_RESULTS)
     return out
+
+
+def _returned_csv(path: Path) -> pd.DataFrame:
+    """A returned CSV as text cells, as Excel saves it anywhere: UTF-8 or Windows-1252, separated by
+    ``,``, ``;`` (an Indonesian-locale Excel) or tabs; note lines above the header are kept as rows."""
+    data = path.read_bytes()
+    for encoding in ("utf-8-sig", "cp1252", "latin-1"):  # latin-1 decodes any byte
+        try:
+            text = data.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    sample = "\n".join(text.splitlines()[:30])
+    try:
+        sep = csv.Sniffer().sniff(sample, delimiters=",;\t").delimiter
+    except csv.Error:  # one column, or nothing to tell by
+        sep = ","
+    rows = list(csv.reader(io.StringIO(text), delimiter=sep))
+    width = max((len(r) for r in rows), default=0)
+    frame = pd.DataFrame([r + [""] * (width - len(r)) for r in rows], dtype="string")
+    return frame.replace("", pd.NA)
 
 
 def _list_rows(f: pd.DataFrame, sheet: str, path: Path) -> pd.DataFrame:

@@ -15,12 +15,14 @@
 from __future__ import annotations
 
 import json
+import zipfile
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
 import pandas as pd
 
+from ..exceptions import SchemaError
 from ..explain import evidence_summary
 from ..outputs import atomic_path, write_csv, write_parquet
 from ..records import read_records_of, read_table
@@ -195,6 +197,18 @@ def result_files(results) -> list[Path]:
     return files
 
 
+def read_result_files(results) -> tuple[list[tuple[Path, pd.DataFrame]], list[dict]]:
+    """Each returned list or form export among ``results`` (`result_files`) read by `read_results`, and
+    the files that could not be read (``file, problem``): named and skipped, never stopping the others."""
+    read, unreadable = [], []
+    for path in result_files(results):
+        try:
+            read.append((path, read_results(path)))
+        except (SchemaError, ValueError, OSError, UnicodeError, zipfile.BadZipFile) as exc:
+            unreadable.append({"file": str(path), "problem": str(exc).strip().splitlines()[0]})
+    return read, unreadable
+
+
 def read_ranked(lists) -> pd.DataFrame:
     """The visits of a lists folder written by `make_lists`."""
     return pd.read_parquet(Path(lists) / RANKED)
@@ -213,17 +227,21 @@ def read_feedback(lists, results, out=None) -> tuple[dict, pd.DataFrame]:
     whose visits answer community reports, ``report_outcomes.csv`` (`report_outcomes`) to ``out``
     (``lists`` by default).
 
+    A file that cannot be read is skipped and named in ``estimates["unreadable"]``.
+
     Returns
     -------
     estimates : dict
-        `estimate_errors` of the results.
+        `estimate_errors` of the results, and ``unreadable``: the files skipped, with the problem.
     bad : DataFrame
         Results not understood (never guessed).
     """
     out = Path(out or lists)
-    res = pd.concat([read_results(p) for p in result_files(results)], ignore_index=True)
+    read, unreadable = read_result_files(results)
+    empty = pd.DataFrame({c: pd.Series(dtype="string") for c in ("family_id", "result_raw", "result", "language")})
+    res = pd.concat([r for _, r in read] or [empty], ignore_index=True)
     ranked = read_ranked(lists)
-    est = estimate_errors(ranked, res)
+    est = {**estimate_errors(ranked, res), "unreadable": unreadable}
     write_csv(outcomes_for_retraining(res), out / "verified_outcomes.csv")
     if "report_ids" in ranked:
         write_csv(report_outcomes(ranked, res), out / "report_outcomes.csv")
