@@ -132,6 +132,10 @@ def test_results_of_families_without_a_case_are_returned_not_recorded(ledger, re
     path = returned_list(other.assign(list="inclusion"), reg.truth, tmp_path / "x.csv")
     rec = record_results(ledger, path)
     assert rec.new == 0 and sorted(rec.unknown_families["family_id"]) == sorted(other["family_id"])
+    blank = pd.DataFrame({HEADERS["id"]["family_id"]: other["family_id"], HEADERS["id"]["result"]: ""})
+    blank.to_csv(tmp_path / "blank.csv", index=False)
+    rec = record_results(ledger, tmp_path / "blank.csv")  # nothing filled in yet: nothing to record
+    assert (rec.new, rec.already_recorded, len(rec.unknown_families), len(rec.conflicts)) == (0, 0, 0, 0)
 
 
 def test_settled_families_are_left_out_unless_new_evidence(ledger, reg, tmp_path):

@@ -17,7 +17,7 @@ import pandas as pd
 from ..records.lineage import file_sha256
 from ..verification import bad_results, read_result_files
 from ._state import RESULTS, case_states
-from ._store import Ledger, recorder, row_key
+from ._store import EVENT_COLUMNS, Ledger, recorder, row_key
 
 _VISIT_DATA = ["result_raw", "language", "photo", "latitude", "longitude", "location", "officer", "minutes",
                "review_state", "instance_id", "submitted"]  # fmt: skip
@@ -80,7 +80,8 @@ def record_results(ledger: Ledger, results, *, recorded_by: str | None = None) -
     for path, res in read:
         bad.append(bad_results(res).assign(file=Path(path).name))
         events.append(visit_events(res, Path(path).name, file_sha256(path), by, today))
-    events = pd.concat([e for e in events if len(e)] or [pd.DataFrame(columns=["family_id", "key"])])
+    none = pd.DataFrame(columns=[c for c in EVENT_COLUMNS if c not in ("id", "recorded_at")])
+    events = pd.concat([e for e in events if len(e)] or [none])
     known = set(ledger.cases(events["family_id"])["family_id"])
     mine = events["family_id"].isin(known)
     new = ledger.add_events(events[mine])
