@@ -11,6 +11,7 @@ import pandas as pd
 from ..exceptions import SchemaError
 from ..records.keys import normalize_text
 from ..records.lineage import file_sha256
+from ..records.reading import detect_csv_encoding
 from ._state import DECISIONS
 from ._store import Ledger, content_sha256, recorder, row_key
 
@@ -38,8 +39,8 @@ def _read_sheet(path: Path) -> pd.DataFrame:
     if path.suffix.lower() in (".xlsx", ".xlsm"):
         sheets = pd.read_excel(path, sheet_name=None, dtype=object)
         frame = next((df for df in sheets.values() if set(DECISION_HEADERS["family_id"]) & set(df.columns)), None)
-    else:
-        frame = pd.read_csv(path, dtype=str, encoding="utf-8-sig", sep=None, engine="python")
+    else:  # as Excel saves it anywhere: UTF-8 or Windows-1252, "," or ";"
+        frame = pd.read_csv(path, dtype=str, encoding=detect_csv_encoding(path), sep=None, engine="python")
     if frame is None or not set(DECISION_HEADERS["family_id"]) & set(frame.columns):
         raise SchemaError(f"{path}: no sheet with a family ID column ({' / '.join(DECISION_HEADERS['family_id'])}).")
     names = {h: canon for canon, headers in DECISION_HEADERS.items() for h in (*headers, canon)}
@@ -66,11 +67,11 @@ def decision_events(decisions: pd.DataFrame, source: str, sha: str | None, recor
     for i, r in d.iterrows():
         kind = "discussed" if meeting[i] else "decided"
         data = {"grounds": _text(r.get("grounds")), "decided_by": _text(r.get("decided_by")) or recorded_by}
-        key_source = sha or content_sha256([r["family_id"], r["decision"], data, kind])
+        when = on[i].date() if on is not None and pd.notna(on[i]) else dt.date.today()
+        key_source = sha or content_sha256([r["family_id"], r["decision"], data, kind, when])  # from Python
         rows.append({
             "key": row_key(kind, r["family_id"], key_source, i), "family_id": r["family_id"], "kind": kind,
-            "value": r["decision"], "round_id": None,
-            "occurred_on": on[i].date() if on is not None and pd.notna(on[i]) else dt.date.today(),
+            "value": r["decision"], "round_id": None, "occurred_on": when,
             "recorded_by": recorded_by, "source": source, "source_sha256": key_source, "source_row": str(i + 2),
             "data": data,
         })  # fmt: skip
