@@ -177,8 +177,6 @@ def test_decisions_from_a_sheet_and_their_errors(ledger, reg, tmp_path):
     assert (st.loc[fids[:3], "state"] == "discussed").all()
     assert (st.loc[fids[:3], "settled_on"] == dt.date(2026, 2, 12)).all()
     semi = pd.DataFrame({"ID keluarga": fids[3:5], "Keputusan": ["perbaiki", "tetap"], "Dasar keputusan": "alamat"})
-        {"ID keluarga": fids[3:5], "Keputusan": ["perbaiki", "tetap"], "Dasar keputusan": "alamat baru"}
-    )
     semi.to_csv(tmp_path / "keputusan.csv", sep=";", index=False, encoding="cp1252")
     assert record_decisions(ledger, tmp_path / "keputusan.csv") == 2
     assert decide(ledger, fids[5], "tetap", by="Kasi Sosial", grounds="kunjungan") == 1
