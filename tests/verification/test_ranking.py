@@ -23,6 +23,7 @@ from pkh_targeting.verification import (
     public_list,
     rank_for_verification,
     summarize_lists,
+    write_field_form,
     write_field_lists,
 )
 from pkh_targeting.verification._ranking import pps_sample
@@ -160,7 +161,32 @@ def test_field_lists_excel_and_csv(batch, tmp_path):
     assert csv.read_bytes().startswith(b"\xef\xbb\xbf")
     back = pd.read_csv(csv, encoding="utf-8-sig")
     assert list(back.columns) == list(HEADERS["id"].values()) and back["Hasil kunjungan"].isna().all()
-    assert "p_eligible" not in back and "Skor" in back
+    assert "p_eligible" not in back and "Skor" not in back and "Sampel acak" not in back
+
+
+def test_field_documents_carry_no_score_and_no_audit_mark(batch, tmp_path):
+    """A blind audit: the teams cannot tell the random families from the ranked ones, nor see a score."""
+    reg, scores = batch
+    r = rank_for_verification(scores, 120, seed=3, audit_share=0.25)
+    r = r.assign(reasons="Lantai tanah")  # every family with reasons, as rank --model gives them
+    paths = write_field_lists(r, reg.families, tmp_path / "field") + write_field_form(r, reg.families, tmp_path / "f")
+    marks = {"Skor", "Score", "Sampel acak", "Random audit", "audit", "selection_probability", "error_score"}
+    numbers = {f"{v:.3f}" for v in r["error_score"]} | {f"{v:.2f}" for v in r["error_score"]}
+    for path in paths:
+        if path.suffix == ".xlsx":
+            cells = [str(c) for ws in openpyxl.load_workbook(path).worksheets for row in ws.iter_rows(values_only=True)
+                     for c in row if c is not None]  # fmt: skip
+        elif path.suffix == ".csv":
+            cells = [str(c) for c in pd.read_csv(path, dtype=str, encoding="utf-8-sig", header=None).stack()]
+        else:
+            cells = [path.read_text()]
+        assert not [c for c in cells if c in marks or c.strip() in numbers], path
+    # the audit families are not where the list ends: the rows are in route order
+    sheets = pd.read_excel(paths[0], sheet_name=None, header=4)
+    for sheet in sheets.values():
+        ids = sheet["ID keluarga"].dropna().tolist()
+        village = sheet["Kode desa"].dropna().tolist()
+        assert village == sorted(village) and ids == [i for _, i in sorted(zip(village, ids))]
 
 
 def test_public_list_masks_nik_and_has_no_scores(batch):

@@ -15,7 +15,9 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from ..outputs import atomic_path, neutralize_formulas, write_csv
 from ..privacy import mask_nik
 
-# fixed column order; headers from one mapping
+# fixed column order; headers from one mapping. No score and no audit mark: a random audit estimates
+# error rates only if its visits are done like the others, and a score anchors what a team records
+# (the coordinator's ranked.parquet and audit.csv keep both)
 FIELD_COLUMNS = [
     "rank",
     "family_id",
@@ -24,12 +26,10 @@ FIELD_COLUMNS = [
     "village_code",
     "receives_pkh",
     "list",
-    "error_score",
     "benefit_at_stake_rp",
     "reasons",
     "evidence",
     "report_ids",
-    "audit",
     "result",
     "notes",
 ]
@@ -44,12 +44,10 @@ HEADERS = {
         "village_code": "Kode desa",
         "receives_pkh": "Status penerima PKH",
         "list": "Jenis kesalahan",
-        "error_score": "Skor",
         "benefit_at_stake_rp": "Bantuan per tahun (Rp)",
         "reasons": "Alasan",
         "evidence": "Data instansi lain",
         "report_ids": "Laporan warga",
-        "audit": "Sampel acak",
         "result": "Hasil kunjungan",
         "notes": "Catatan",
     },
@@ -61,12 +59,10 @@ HEADERS = {
         "village_code": "Village code",
         "receives_pkh": "PKH beneficiary",
         "list": "Error type",
-        "error_score": "Score",
         "benefit_at_stake_rp": "Yearly benefit (Rp)",
         "reasons": "Reasons",
         "evidence": "Other registries",
         "report_ids": "Community reports",
-        "audit": "Random audit",
         "result": "Visit result",
         "notes": "Notes",
     },
@@ -97,8 +93,6 @@ def field_table(ranked: pd.DataFrame, families: pd.DataFrame, *, language: str =
     t = ranked.merge(who, on="family_id", how="left", validate="many_to_one")
     t["receives_pkh"] = t["receives_pkh"].map(VALUES[language])
     t["list"] = t["list"].map(VALUES[language])
-    t["audit"] = t["audit"].map(VALUES[language])
-    t["error_score"] = t["error_score"].round(3)
     for col in ("evidence", "report_ids"):  # present when the batch came with them
         t[col] = t[col].fillna("") if col in t else ""
     t["result"] = ""
@@ -120,7 +114,9 @@ def write_field_lists(
     ``meeting``: the lists are a `meeting_agenda`, one sheet per village with both lists
     (``musyawarah_<regency>.xlsx``); the result column records the meeting's decision.
 
-    Each sheet starts with the model and rules version, the date and a personal-data note with the
+    The visits of a sheet are in route order (village, then family ID) and carry no score and no
+    audit mark, so that the random audit is visited as the others are (the coordinator's ranked
+    table keeps both). Each sheet starts with the model and rules version, the date and a personal-data note with the
     result codes in the sheet's language (a drop-down in the result column); it prints landscape, one
     page wide, with the header row on every page. Cells a spreadsheet would run as formulas are
     neutralised.
@@ -129,6 +125,9 @@ def write_field_lists(
     out.mkdir(parents=True, exist_ok=True)
     date = date or dt.date.today()
     table = field_table(ranked, families, language=language)
+    if not meeting:  # in route order, village by village: where a family stands on the list tells nothing
+        table = table.sort_values(["district_code", "list", "village_code", "family_id"], kind="stable")
+        table["rank"] = table.groupby(["district_code", "list"]).cumcount() + 1
     heads = HEADERS[language]
     versions = ranked[["model_version", "rules_version"]].drop_duplicates().astype(str).agg(" / ".join, axis=1)
     header = [
