@@ -119,7 +119,8 @@ def _lists(cases, round_options: dict, *args, **options):
 
 def _print_round(listed, cases) -> None:
     left = listed.left_out["basis"].value_counts()
-    why = ", ".join(f"{n:,} by a {basis}" for basis, n in left.items())
+    words = {"visit": "a visit", "decided": "a decision", "discussed": "a village meeting"}
+    why = ", ".join(f"{n:,} by {words.get(basis, basis)}" for basis, n in left.items())
     console.print(
         f"round {listed.label} recorded in {cases}: {len(listed.lists.ranked):,} families listed; "
         f"{len(listed.left_out):,} settled families left out{f' ({why})' if why else ''}"
