@@ -55,7 +55,22 @@ def test_the_form_converts_with_pyxform_and_asks_what_a_visit_needs(visits):
     assert "jr://file-csv/visits.csv" in xform or "visits.csv" in xform
     for choice in ("eligible", "not_eligible", "not_found", "moved"):
         assert f"<name>{choice}</name>" in xform
-    assert re.search(r'version="20260302 pkh/2 pkh-2025"', xform)
+    assert re.search(r'version="20260302 pkh/2 pkh-2025 [0-9a-f]{8}"', xform)
+    for field in ("grounds", "new_address", "witness_name"):
+        assert re.search(rf'nodeset="[^"]*/{field}"[^>]*required="true\(\)"', xform), field
+    # the photo and the location are required of a family found at home, not of one not found or moved
+    for field in ("dwelling_photo", "location"):
+        bind = re.search(rf'<bind [^>]*nodeset="[^"]*/{field}"[^>]*>', xform).group(0)
+        assert 'required="true()"' in bind and "eligible" in bind and "not_found" not in bind, bind
+    assert "/visit/result  = 'not_eligible'" in xform or "result = 'not_eligible'" in xform.replace("  ", " ")
+    for choice in ("well_off", "assets", "civil_servant", "no_component"):
+        assert f"<name>{choice}</name>" in xform
+    assert 'appearance="autocomplete"' in xform  # the officer searches the visit list
+    # another visit list, another version: ODK Central refuses a form whose content changed under one version
+    other = write_field_form(ranked.iloc[:20], reg.families, xlsform.parent.parent / "o", date=dt.date(2026, 3, 2))
+    version = re.compile(r' version="(2026[^"]+)"')
+    again = version.search(other[1].read_text()).group(1)
+    assert again != version.search(xform).group(1) and again.startswith("20260302 pkh/2 pkh-2025")
     listed = pd.read_csv(visits_csv, dtype=str)
     assert list(listed.name) == list(ranked.family_id) and listed.head_name.notna().all()
     assert not visits_csv.read_bytes().startswith(b"\xef\xbb\xbf")
@@ -74,7 +89,14 @@ def test_submissions_read_back_into_outcomes(visits, tmp_path, joiner):
     ids = list(ranked.family_id)
     rows = [
         {"at": "2026-03-03T08:00:00Z", "family_id": ids[0], "result": "eligible", "dwelling_photo": "a.jpg"},
-        {"at": "2026-03-03T09:00:00Z", "family_id": ids[1], "result": "not_eligible", "dwelling_photo": "b.jpg"},
+        {
+            "at": "2026-03-03T09:00:00Z",
+            "family_id": ids[1],
+            "result": "not_eligible",
+            "dwelling_photo": "b.jpg",
+            "grounds": "assets income",
+            "witness_name": "Pak RT",
+        },
         {"at": "2026-03-03T10:00:00Z", "family_id": ids[2], "result": "not_found"},
         {"at": "2026-03-03T11:00:00Z", "family_id": ids[3], "result": "maybe"},
         {"at": "2026-03-04T08:00:00Z", "family_id": ids[1], "result": "eligible", "dwelling_photo": "c.jpg"},
@@ -85,6 +107,7 @@ def test_submissions_read_back_into_outcomes(visits, tmp_path, joiner):
     results = read_results(path)
     assert list(results.family_id) == [ids[0], ids[1], ids[2], ids[3], ids[1]]  # in submission order
     assert list(results.result.fillna("?")) == ["eligible", "not eligible", "not found", "?", "eligible"]
+    assert results.loc[1, "grounds"] == "assets income" and results.loc[1, "witness"] == "Pak RT"
     est, bad = read_feedback(folder, path, tmp_path)
     outcomes = pd.read_csv(tmp_path / "verified_outcomes.csv", encoding="utf-8-sig").set_index("family_id")
     assert outcomes.verified_eligible.to_dict() == {ids[0]: True, ids[1]: True}  # the latest visit of ids[1] wins

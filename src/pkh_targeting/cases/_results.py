@@ -19,8 +19,8 @@ from ..verification import bad_results, read_result_files
 from ._state import RESULTS, case_states
 from ._store import EVENT_COLUMNS, Ledger, recorder, row_key
 
-_VISIT_DATA = ["result_raw", "language", "photo", "latitude", "longitude", "location", "officer", "minutes",
-               "review_state", "instance_id", "submitted"]  # fmt: skip
+_VISIT_DATA = ["result_raw", "language", "photo", "latitude", "longitude", "location", "officer", "witness",
+               "grounds", "new_address", "minutes", "review_state", "instance_id", "submitted"]  # fmt: skip
 
 
 @dataclass
