@@ -13,6 +13,7 @@ from pkh_targeting.cases import (
     minutes_number,
     open_ledger,
     proposals,
+    record_decisions,
     record_results,
     write_minutes,
     write_proposals,
@@ -92,3 +93,32 @@ def test_minutes_of_each_village_open_as_pdf_and_list_its_visits(visited, tmp_pa
     table = doc.tables[0]
     assert [c.text for c in table.rows[0].cells][:3] == ["No", "ID keluarga", "Nama kepala keluarga"]
     assert len(table.rows) - 1 == (cases["village_code"] == docs[0].stem.removeprefix("berita_acara_")).sum()
+
+
+def test_village_meeting_sheets_carry_its_decisions_back_into_the_cases(ledger_url, reg, tmp_path):
+    with open_ledger(ledger_url) as ledger:
+        r = list_round(ledger, scores_of(reg), reg.families, 40, tmp_path / "lists", listed_on=REF,
+                       public_lists=False, meeting_size=3)  # fmt: skip
+        agenda = r.lists.agenda
+        assert len(agenda) and set(agenda["family_id"]) <= set(ledger.cases()["family_id"])
+        book = sorted((tmp_path / "lists" / "meeting").glob("musyawarah_*.xlsx"))[0]
+        wb = load_workbook(book)
+        filled = {}
+        for ws in wb.worksheets:
+            rows = list(ws.iter_rows())
+            at = next(i for i, row in enumerate(rows) if row[1].value == "ID keluarga")
+            header = [c.value for c in rows[at]]
+            assert "Keputusan musyawarah" in header and "Data instansi lain" not in header
+            assert "Bantuan per tahun (Rp)" not in header and "Hasil kunjungan" not in header
+            assert "musyawarah desa" in rows[2][0].value and "tetap, keluarkan, usulkan, tunda" in rows[2][0].value
+            (choices,) = ws.data_validations.dataValidation
+            assert choices.formula1 == '"tetap,keluarkan,usulkan,tunda"' and choices.showErrorMessage
+            col = header.index("Keputusan musyawarah")
+            for row, word in zip(rows[at + 1 :], ("keluarkan", "tetap")):
+                row[col].value = word
+                filled[row[1].value] = {"keluarkan": "remove", "tetap": "keep"}[word]
+        wb.save(book)
+        assert record_decisions(ledger, book) == len(filled)
+        st = case_states(ledger.events()).set_index("family_id")
+        assert st.loc[list(filled), "decision"].to_dict() == filled
+        assert (st.loc[list(filled), "decision_basis"] == "discussed").all()

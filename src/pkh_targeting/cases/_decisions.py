@@ -11,7 +11,7 @@ import pandas as pd
 from ..exceptions import SchemaError
 from ..records.keys import normalize_text
 from ..records.lineage import file_sha256
-from ..records.reading import detect_csv_encoding
+from ..verification import MEETING_DECISION, csv_cells
 from ._state import DECISIONS
 from ._store import Ledger, content_sha256, recorder, row_key
 
@@ -35,16 +35,28 @@ _YES = {"ya", "yes", "true", "1", "y"}
 
 
 def _read_sheet(path: Path) -> pd.DataFrame:
-    """A decisions sheet (Excel, its first sheet with a family ID column; or CSV) with canonical columns."""
+    """The decisions of a sheet (Excel, every sheet with a family ID column; or CSV) with canonical
+    columns and ``row``, the spreadsheet row; the meeting sheets `rank --meeting` writes are read too
+    (notes above the header, and a meeting decision column: their decisions are the meeting's)."""
     if path.suffix.lower() in (".xlsx", ".xlsm"):
-        sheets = pd.read_excel(path, sheet_name=None, dtype=object)
-        frame = next((df for df in sheets.values() if set(DECISION_HEADERS["family_id"]) & set(df.columns)), None)
-    else:  # as Excel saves it anywhere: UTF-8 or Windows-1252, "," or ";"
-        frame = pd.read_csv(path, dtype=str, encoding=detect_csv_encoding(path), sep=None, engine="python")
-    if frame is None or not set(DECISION_HEADERS["family_id"]) & set(frame.columns):
-        raise SchemaError(f"{path}: no sheet with a family ID column ({' / '.join(DECISION_HEADERS['family_id'])}).")
+        raws = pd.read_excel(path, sheet_name=None, header=None, dtype=object).values()
+    else:
+        raws = [csv_cells(path)]
+    ids, meeting = set(DECISION_HEADERS["family_id"]), set(MEETING_DECISION.values())
     names = {h: canon for canon, headers in DECISION_HEADERS.items() for h in (*headers, canon)}
-    return frame.rename(columns=names)[[c for c in DECISION_HEADERS if c in frame.rename(columns=names)]]
+    frames = []
+    for raw in raws:
+        at = next((i for i in range(min(len(raw), 20)) if ids & {str(v).strip() for v in raw.iloc[i]}), None)
+        if at is None:
+            continue
+        body = raw.iloc[at + 1 :].set_axis([str(v).strip() for v in raw.iloc[at]], axis=1)
+        if meeting & set(body.columns):
+            body = body.rename(columns=dict.fromkeys(meeting, "decision")).assign(meeting="ya")
+        body = body.rename(columns=names)
+        frames.append(body[[c for c in DECISION_HEADERS if c in body]].assign(row=body.index + 1))
+    if not frames:
+        raise SchemaError(f"{path}: no sheet with a family ID column ({' / '.join(DECISION_HEADERS['family_id'])}).")
+    return pd.concat(frames, ignore_index=True).dropna(subset=["family_id"])
 
 
 def decision_events(decisions: pd.DataFrame, source: str, sha: str | None, recorded_by: str) -> pd.DataFrame:
@@ -56,7 +68,7 @@ def decision_events(decisions: pd.DataFrame, source: str, sha: str | None, recor
     words = d["decision"].astype("string").str.strip().str.lower().map(DECISION_WORDS)
     bad = d["decision"].notna() & words.isna()
     if bad.any():
-        rows = [f"row {i + 2}: {d['decision'][i]!r}" for i in d.index[bad][:5]]
+        rows = [f"row {_row(d, i)}: {d['decision'][i]!r}" for i in d.index[bad][:5]]
         raise SchemaError(
             f"{source}: column 'decision': not a decision ({', '.join(rows)}); use one of {', '.join(DECISION_WORDS)}."
         )
@@ -72,10 +84,15 @@ def decision_events(decisions: pd.DataFrame, source: str, sha: str | None, recor
         rows.append({
             "key": row_key(kind, r["family_id"], key_source, i), "family_id": r["family_id"], "kind": kind,
             "value": r["decision"], "round_id": None, "occurred_on": when,
-            "recorded_by": recorded_by, "source": source, "source_sha256": key_source, "source_row": str(i + 2),
+            "recorded_by": recorded_by, "source": source, "source_sha256": key_source, "source_row": str(_row(d, i)),
             "data": data,
         })  # fmt: skip
     return pd.DataFrame(rows)
+
+
+def _row(d: pd.DataFrame, i) -> int:
+    """The spreadsheet row of ``d``'s row ``i`` (a header in row 1 where the sheet does not say)."""
+    return int(d["row"][i]) if "row" in d else i + 2
 
 
 def _text(value):

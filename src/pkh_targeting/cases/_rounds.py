@@ -95,7 +95,8 @@ def list_round(
 ) -> ListedRound:
     """Rank a scored batch for ``budget`` visits as `make_lists` does, leaving out the families the
     ledger holds as settled (`settled_families`), and record the listing as a round: a case for each
-    listed family, with a ``scored`` and a ``listed`` event.
+    listed family (and each family of the village meetings' agenda, listed as "meeting"), with a
+    ``scored`` and a ``listed`` event.
 
     The audit sample is drawn from the families that remain, so its selection probabilities are
     exact for them. ``cool_off_months`` defaults to ``verification.cool_off_months`` of ``rules`` (a
@@ -118,7 +119,10 @@ def list_round(
     listing = [sha, budget, settings, months, sorted(left_out["family_id"])]  # the same listing: the same round
     label = label or f"{listed_on:%Y%m%d}-{content_sha256(listing)[:8]}"
     round_id = _round_id(ledger, label, sha, listed_on, recorded_by, made, budget, months, left_out, lists)
-    _record_listing(ledger, made.ranked, families, round_id, listed_on, sha, scores, recorded_by)
+    listed = made.ranked
+    if made.agenda is not None:  # the village meetings' families are put in front of people too
+        listed = pd.concat([listed, made.agenda.assign(list="meeting")], ignore_index=True)
+    _record_listing(ledger, listed, families, round_id, listed_on, sha, scores, recorded_by)
     relisted = settled[settled["new_evidence"].notna()]
     return ListedRound(round_id, label, made, left_out.reset_index(drop=True), relisted.reset_index(drop=True))
 
@@ -167,7 +171,7 @@ def _record_listing(ledger, ranked, families, round_id, listed_on, sha, scores, 
         listed = {k: _plain(r.get(k)) for k in _LISTED}
         rows.append({**common, "key": row_key("scored", fid, sha), "family_id": fid, "kind": "scored",
                      "value": r["error_type"], "source_row": fid, "data": scored})  # fmt: skip
-        rows.append({**common, "key": row_key("listed", fid, round_id), "family_id": fid, "kind": "listed",
+        rows.append({**common, "key": row_key("listed", fid, round_id, r["list"]), "family_id": fid, "kind": "listed",
                      "value": r["list"], "source_row": fid, "data": listed})  # fmt: skip
     ledger.add_events(pd.DataFrame(rows))
 

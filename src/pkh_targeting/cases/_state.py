@@ -101,10 +101,11 @@ def case_state(events) -> CaseState:
     if by_kind["scored"]:
         d = by_kind["scored"][-1][1]["data"]
         out.update(receives_pkh=d.get("receives_pkh"), error_type=d.get("error_type"), error_score=d.get("error_score"))
-    if by_kind["listed"]:
-        last = by_kind["listed"][-1][1]
-        out["rounds"] = tuple(dict.fromkeys(e["round_id"] for _, e in by_kind["listed"]))
+    visits = [e for _, e in by_kind["listed"] if e["value"] != "meeting"]  # listed for a visit, not a meeting
+    if visits:
+        last = visits[-1]
         out.update(audit=last["data"].get("audit"), selection_probability=last["data"].get("selection_probability"))
+    out["rounds"] = tuple(dict.fromkeys(e["round_id"] for _, e in by_kind["listed"]))
     out.update(_settle(by_kind))
     out["state"] = _stage(out, by_kind)
     return CaseState(**out)

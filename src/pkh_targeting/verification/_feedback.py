@@ -107,7 +107,7 @@ def read_results(path) -> pd.DataFrame:
         sheets = pd.read_excel(path, sheet_name=None, header=None, dtype=object)
         frames = [(name, _header_frame(df, f"{path}:{name}")) for name, df in sheets.items()]
     elif path.suffix.lower() == ".csv":
-        raw = _returned_csv(path)
+        raw = csv_cells(path)
         submitted = _submissions(raw.iloc[1:].set_axis(raw.iloc[0].tolist(), axis=1)) if len(raw) else None
         if submitted is not None:
             submitted["result"] = submitted["result_raw"].str.lower().map(_RESULTS)
@@ -121,7 +121,7 @@ def read_results(path) -> pd.DataFrame:
     return out
 
 
-def _returned_csv(path: Path) -> pd.DataFrame:
+def csv_cells(path: Path) -> pd.DataFrame:
     """A returned CSV as text cells, as Excel saves it anywhere: UTF-8 or Windows-1252, separated by
     ``,``, ``;`` (an Indonesian-locale Excel) or tabs; note lines above the header are kept as rows."""
     data = path.read_bytes()

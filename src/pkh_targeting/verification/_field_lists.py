@@ -76,6 +76,17 @@ RESULT_CODES = {
     "id": ("layak", "tidak layak", "tidak ditemukan", "pindah"),
     "en": ("eligible", "not eligible", "not found", "moved"),
 }
+# a village meeting's sheet: read aloud in public, so no other agency's record (the coordinator's lists
+# keep them) and no amount; the meeting's decisions, which `pkh-targeting cases decide` reads back
+MEETING_COLUMNS = [c for c in FIELD_COLUMNS if c not in ("evidence", "benefit_at_stake_rp")]
+MEETING_DECISION = {"id": "Keputusan musyawarah", "en": "Meeting decision"}
+MEETING_CODES = {"id": ("tetap", "keluarkan", "usulkan", "tunda"), "en": ("keep", "remove", "add", "defer")}
+_MEETING_NOTE = {
+    "id": "Daftar untuk musyawarah desa/kelurahan: keluarga yang dibahas lebih dulu. Memuat nama dan alamat: "
+    "jangan disebarkan. Isi kolom Keputusan musyawarah dengan: {codes}.",
+    "en": "For the village meeting: the families to discuss first. It carries names and addresses: do not share. "
+    "Fill the Meeting decision column with: {codes}.",
+}
 _NOTE = {
     "id": "Daftar ini memuat nama dan alamat untuk kunjungan lapangan: data pribadi, jangan disebarkan. "
     "Isi kolom Hasil kunjungan dengan: {codes}.",
@@ -112,7 +123,8 @@ def write_field_lists(
     """One Excel workbook per regency (a sheet per district and list) and one CSV (``utf-8-sig``) per regency.
 
     ``meeting``: the lists are a `meeting_agenda`, one sheet per village with both lists
-    (``musyawarah_<regency>.xlsx``); the result column records the meeting's decision.
+    (``musyawarah_<regency>.xlsx``), without other agencies' records or amounts (read in public), and a
+    column for the meeting's decision (tetap, keluarkan, usulkan, tunda) that ``cases decide`` reads.
 
     The visits of a sheet are in route order (village, then family ID) and carry no score and no
     audit mark, so that the random audit is visited as the others are (the coordinator's ranked
@@ -128,17 +140,18 @@ def write_field_lists(
     if not meeting:  # in route order, village by village: where a family stands on the list tells nothing
         table = table.sort_values(["district_code", "list", "village_code", "family_id"], kind="stable")
         table["rank"] = table.groupby(["district_code", "list"]).cumcount() + 1
-    heads = HEADERS[language]
+    columns, codes = (MEETING_COLUMNS, MEETING_CODES) if meeting else (FIELD_COLUMNS, RESULT_CODES)
+    heads = {**HEADERS[language], "result": MEETING_DECISION[language]} if meeting else HEADERS[language]
     versions = ranked[["model_version", "rules_version"]].drop_duplicates().astype(str).agg(" / ".join, axis=1)
     header = [
         f"{'model / aturan' if language == 'id' else 'model / rules'}: {', '.join(versions)}",
         f"{'tanggal' if language == 'id' else 'date'}: {date.isoformat()}",
-        _NOTE[language].format(codes=", ".join(RESULT_CODES[language])),
+        (_MEETING_NOTE if meeting else _NOTE)[language].format(codes=", ".join(codes[language])),
     ]
     paths = []
     prefix = "musyawarah" if meeting else "verifikasi"
     for regency, reg in table.groupby("regency_code", sort=True):
-        body = neutralize_formulas(reg[FIELD_COLUMNS]).rename(columns=heads)
+        body = neutralize_formulas(reg[columns]).rename(columns=heads)
         wb = Workbook()
         wb.remove(wb.active)
         if meeting:
@@ -147,7 +160,8 @@ def write_field_lists(
             keys = zip(reg["district_code"].to_numpy(), reg["list"].to_numpy())
             sheets = body.groupby(pd.MultiIndex.from_tuples(list(keys)), sort=True)
         for name, d in sheets:
-            _sheet(wb.create_sheet(" ".join(map(str, np.atleast_1d(name)))[:31]), header, d, language)
+            ws = wb.create_sheet(" ".join(map(str, np.atleast_1d(name)))[:31])
+            _sheet(ws, header, d, columns, codes[language])
         path = out / f"{prefix}_{regency}.xlsx"
         with atomic_path(path) as tmp:
             wb.save(tmp)
@@ -161,9 +175,9 @@ _WRAPPED = {"address": 28, "reasons": 60, "evidence": 40, "notes": 24}
 _ALIGN = {wrap: Alignment(wrap_text=wrap, vertical="top") for wrap in (False, True)}  # shared: styles are immutable
 
 
-def _sheet(ws, header: list[str], d: pd.DataFrame, language: str) -> None:
-    """One list of one district: the notes, the header row (bold, frozen, printed on every page), the
-    visits, and a drop-down of the result codes; landscape, one page wide."""
+def _sheet(ws, header: list[str], d: pd.DataFrame, columns: list[str], codes) -> None:
+    """One list of one district (or village meeting): the notes, the header row (bold, frozen, printed on
+    every page), the visits, and a drop-down of the result (or decision) codes; landscape, one page wide."""
     for line in header:
         ws.append([line])
     ws.append([])
@@ -175,7 +189,7 @@ def _sheet(ws, header: list[str], d: pd.DataFrame, language: str) -> None:
     for row in d.itertuples(index=False):
         ws.append([None if pd.isna(v) else v for v in row])
     lines = np.ones(len(d), dtype=int)  # printed lines of each visit's row
-    for j, name in enumerate(FIELD_COLUMNS, start=1):
+    for j, name in enumerate(columns, start=1):
         text = d.iloc[:, j - 1].astype("string").fillna("")
         width = min(_WRAPPED.get(name, 40), max(len(d.columns[j - 1]), int(text.str.len().max() or 0)))
         ws.column_dimensions[get_column_letter(j)].width = width + 2
@@ -185,8 +199,9 @@ def _sheet(ws, header: list[str], d: pd.DataFrame, language: str) -> None:
             cell.alignment = _ALIGN[name in _WRAPPED]
     for i, n in enumerate(lines):
         ws.row_dimensions[head + 1 + i].height = 15 * int(n)
-    result = get_column_letter(FIELD_COLUMNS.index("result") + 1)
-    choices = DataValidation(type="list", formula1='"' + ",".join(RESULT_CODES[language]) + '"', allow_blank=True)
+    result = get_column_letter(columns.index("result") + 1)
+    choices = DataValidation(type="list", formula1='"' + ",".join(codes) + '"', allow_blank=True, showErrorMessage=True)
+    choices.error = ", ".join(codes)  # any other value is refused, with the codes to use
     choices.add(f"{result}{head + 1}:{result}{max(ws.max_row, head + 1)}")
     ws.add_data_validation(choices)
     ws.freeze_panes = ws.cell(row=head + 1, column=1)
