@@ -225,6 +225,7 @@ def test_outcomes_for_training_from_the_ledger(ledger, reg, tmp_path):
     truth = reg.truth.set_index("family_id")["eligible"]
     assert len(out) == 80 and (out["verified_eligible"].to_numpy() == truth[out["family_id"]].to_numpy()).all()
     assert out["audit"].any() and (out.loc[out["audit"].astype(bool), "selection_probability"] < 1).all()
+    assert not out["explore"].astype(bool).any()  # this round drew no exploration sample
     fam = with_verified_outcomes(reg.families, out)
     mine = fam.set_index("family_id").loc[out["family_id"], "verified_eligible"]
     assert (mine.to_numpy() == out["verified_eligible"].to_numpy()).all()
@@ -235,3 +236,14 @@ def test_outcomes_for_training_from_the_ledger(ledger, reg, tmp_path):
         check_names=False,
     )
     assert np.isfinite(out["selection_probability"].astype(float)).all()
+
+
+def test_exploration_visits_are_recorded_with_their_probabilities(ledger, reg, tmp_path):
+    r = first_round(ledger, reg, tmp_path, explore_share=0.2)
+    explored = r.lists.ranked[r.lists.ranked["explore"]]
+    assert len(explored) == 16
+    record_results(ledger, returned_list(r.lists.ranked, reg.truth, tmp_path / "r.csv"))
+    out = verified_outcomes(ledger).set_index("family_id")
+    mine = out.loc[explored["family_id"]]
+    assert mine["explore"].astype(bool).all() and not mine["audit"].astype(bool).any()
+    assert (mine["selection_probability"].to_numpy() == explored["selection_probability"].to_numpy()).all()

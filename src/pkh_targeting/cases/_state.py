@@ -42,6 +42,7 @@ class CaseState:
     error_score: float | None = None
     rounds: tuple = ()
     audit: bool | None = None
+    explore: bool | None = None
     selection_probability: float | None = None
     result: str | None = None  # the usable result the decision rests on
     visited_on: dt.date | None = None  # of that visit, or of the latest visit without a usable result
@@ -104,7 +105,7 @@ def case_state(events) -> CaseState:
     visits = [e for _, e in by_kind["listed"] if e["value"] != "meeting"]  # listed for a visit, not a meeting
     if visits:
         last = visits[-1]
-        out.update(audit=last["data"].get("audit"), selection_probability=last["data"].get("selection_probability"))
+        out.update({k: last["data"].get(k) for k in ("audit", "explore", "selection_probability")})
     out["rounds"] = tuple(dict.fromkeys(e["round_id"] for _, e in by_kind["listed"]))
     out.update(_settle(by_kind))
     out["state"] = _stage(out, by_kind)

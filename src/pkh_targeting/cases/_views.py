@@ -61,17 +61,17 @@ def region_name(row, level: str) -> str:
 
 
 def verified_outcomes(ledger: Ledger) -> pd.DataFrame:
-    """Each family's latest settled result: ``family_id, verified_eligible, verified_on, audit,
-    selection_probability`` (whether the visit was of the random audit, and its probability)."""
+    """Each family's latest settled result: ``family_id, verified_eligible, verified_on, audit, explore,
+    selection_probability`` (whether the visit was of the random audit or the exploration sample, and
+    its selection probability; 1 for a ranked visit)."""
     t = case_table(ledger)
-    v = t[t["result"].notna()] if len(t) else t
+    v = t[t["result"].notna()]
     return pd.DataFrame(
         {
-            "family_id": v.get("family_id", pd.Series(dtype="string")).astype("string").to_numpy(),
-            "verified_eligible": (v.get("result", pd.Series(dtype=object)) == "eligible").to_numpy(),
-            "verified_on": v.get("visited_on", pd.Series(dtype=object)).to_numpy(),
-            "audit": v.get("audit", pd.Series(dtype=object)).to_numpy(),
-            "selection_probability": v.get("selection_probability", pd.Series(dtype=float)).to_numpy(),
+            "family_id": v["family_id"].astype("string").to_numpy(),
+            "verified_eligible": (v["result"] == "eligible").to_numpy(),
+            "verified_on": v["visited_on"].to_numpy(),
+            **{c: v[c].to_numpy() for c in ("audit", "explore", "selection_probability")},
         }
     )
 
